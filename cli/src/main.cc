@@ -1,0 +1,37 @@
+// pollen: a Flower SuperNode for edge devices.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "pollen/core/version.h"
+#include "selfcheck.h"
+
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "usage: pollen <command>\n\n"
+         "commands:\n"
+         "  selfcheck   check that this build speaks Flower's wire format\n"
+         "  version     print the Pollen and Flower protocol versions\n"
+         "  help        show this text\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "help";
+  if (command == "selfcheck") return pollen::cli::run_selfcheck(std::cout);
+  if (command == "version" || command == "--version") {
+    std::cout << "pollen " << pollen::kPollenVersion << " (Flower protocol "
+              << pollen::kFlowerProtocolVersion << ", SuperLink " << pollen::kMinSuperLinkVersion
+              << " to " << pollen::kMaxSuperLinkVersion << ")\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    print_usage(std::cout);
+    return 0;
+  }
+  std::cerr << "pollen: unknown command '" << command << "'\n";
+  print_usage(std::cerr);
+  return 2;
+}
