@@ -5,6 +5,9 @@
 
 #include "pollen/core/version.h"
 #include "selfcheck.h"
+#ifdef POLLEN_WITH_TORCH
+#include "inspect.h"
+#endif
 
 namespace {
 
@@ -12,6 +15,10 @@ void print_usage(std::ostream& out) {
   out << "usage: pollen <command>\n\n"
          "commands:\n"
          "  selfcheck   check that this build speaks Flower's wire format\n"
+#ifdef POLLEN_WITH_TORCH
+         "  inspect     MODEL.pt: list a TorchScript model's state_dict as the Flower\n"
+         "              ArrayRecord it becomes, with object ids\n"
+#endif
          "  version     print the Pollen and Flower protocol versions\n"
          "  help        show this text\n";
 }
@@ -21,6 +28,15 @@ void print_usage(std::ostream& out) {
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "help";
   if (command == "selfcheck") return pollen::cli::run_selfcheck(std::cout);
+#ifdef POLLEN_WITH_TORCH
+  if (command == "inspect") {
+    if (argc != 3) {
+      std::cerr << "usage: pollen inspect MODEL.pt\n";
+      return 2;
+    }
+    return pollen::cli::run_inspect(argv[2], std::cout, std::cerr);
+  }
+#endif
   if (command == "version" || command == "--version") {
     std::cout << "pollen " << pollen::kPollenVersion << " (Flower protocol "
               << pollen::kFlowerProtocolVersion << ", SuperLink " << pollen::kMinSuperLinkVersion

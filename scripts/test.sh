@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every Pollen test from a fresh Debian bookworm machine:
+#   1. setup + the full build (LibTorch on) + every ctest test;
+#   2. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
+#      and UndefinedBehaviorSanitizer, running the unit tests.
+# Prints ctest's summary for each and exits non-zero when any test fails.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc)
+failed=()
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "full build ($root/build)"
+if "$root/scripts/build.sh" "$root/build"; then
+  (cd "$root/build" && ctest --output-on-failure -j "$jobs") || failed+=("tests")
+else
+  failed+=("build")
+fi
+
+stage "no LibTorch, ASan+UBSan ($root/build-asan)"
+if "$root/scripts/build.sh" "$root/build-asan" -DPOLLEN_WITH_TORCH=OFF -DPOLLEN_SANITIZE=ON; then
+  (cd "$root/build-asan" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j "$jobs" -L unit) || failed+=("sanitizer tests")
+else
+  failed+=("sanitizer build")
+fi
+
+echo
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all tests passed"
