@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
         state = state * 1664525u + 1013904223u;
         v = static_cast<float>(state >> 8) * 1e-7f;
       }
-      auto array = pollen::Array::from_elements(pollen::DType::kFloat32,
-                                                {static_cast<int64_t>(floats)}, values.data(),
-                                                values.size() * 4);
+      auto array =
+          pollen::Array::from_elements(pollen::DType::kFloat32, {static_cast<int64_t>(floats)},
+                                       values.data(), values.size() * 4);
       arrays.set("layer" + std::to_string(a) + ".weight", std::move(array).value());
     }
     report("make values + encode .npy", mb, seconds_since(start));

@@ -22,8 +22,7 @@ constexpr char kChunkId[] = "0bd55c552a4d962cf4398ecd7b71d1a05377410b9b904603b85
 constexpr char kArrayRecordId[] =
     "c4af0da254aa53a2c081a07f76a6c926065e8139d826103ba13dfa0619d4ff5e";
 constexpr char kReplyId[] = "e266c5d3b46c181c4298c997bafef2ea223cbe749056c2bc6cb0b2cb7521f34a";
-constexpr char kErrorReplyId[] =
-    "228bfcc03d9eda944b80137e4f8e045cc48dbcd4961a8f2a4012f5e3ca8968c2";
+constexpr char kErrorReplyId[] = "228bfcc03d9eda944b80137e4f8e045cc48dbcd4961a8f2a4012f5e3ca8968c2";
 
 Metadata reply_metadata() {
   Metadata m;
@@ -63,8 +62,8 @@ Status expect_id(const std::string& what, const std::string& got, const char* wa
 Status check_reply_ids() {
   POLLEN_ASSIGN_OR_RETURN(Message reply, make_reply());
   POLLEN_ASSIGN_OR_RETURN(DeflatedMessage d, deflate_message(reply));
-  POLLEN_RETURN_IF_ERROR(expect_id("ArrayChunk", d.tree.children[0].children[0].children[0]
-                                                     .children[0].object_id, kChunkId));
+  POLLEN_RETURN_IF_ERROR(expect_id(
+      "ArrayChunk", d.tree.children[0].children[0].children[0].children[0].object_id, kChunkId));
   POLLEN_RETURN_IF_ERROR(
       expect_id("ArrayRecord", d.tree.children[0].children[0].object_id, kArrayRecordId));
   return expect_id("reply Message", d.message_id, kReplyId);
@@ -82,7 +81,8 @@ Status check_round_trip() {
   POLLEN_ASSIGN_OR_RETURN(Message reply, make_reply());
   POLLEN_ASSIGN_OR_RETURN(DeflatedMessage d, deflate_message(reply, DeflateOptions{64}));
   ObjectStore store;
-  for (const auto& [id, object] : d.objects) POLLEN_RETURN_IF_ERROR(store.put(id, Bytes(object.bytes())));
+  for (const auto& [id, object] : d.objects)
+    POLLEN_RETURN_IF_ERROR(store.put(id, Bytes(object.bytes())));
   POLLEN_ASSIGN_OR_RETURN(Message back, inflate_message(d.tree, store));
   reply.metadata.message_id = d.message_id;
   if (!(back.metadata == reply.metadata) || !(back.content == reply.content)) {
@@ -119,8 +119,8 @@ int run_selfcheck(std::ostream& out) {
   for (const auto& [name, check] : checks) {
     const auto start = std::chrono::steady_clock::now();
     Status status = check();
-    const double ms = std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     out << (status.ok() ? "  ok    " : "  FAIL  ") << name << " (" << ms << " ms)\n";
     if (!status.ok()) {
       out << "        " << status << "\n";

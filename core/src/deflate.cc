@@ -89,9 +89,8 @@ Result<ObjectTree> deflate_array(const Array& array, DeflatedObjects* out,
 
 Result<ObjectTree> deflate_array_record(const ArrayRecord& record, DeflatedObjects* out,
                                         const DeflateOptions& options) {
-  return deflate_mapping(ObjectType::kArrayRecord, record, out, [&](const Array& array) {
-    return deflate_array(array, out, options);
-  });
+  return deflate_mapping(ObjectType::kArrayRecord, record, out,
+                         [&](const Array& array) { return deflate_array(array, out, options); });
 }
 
 ObjectTree deflate_metric_record(const MetricRecord& record, DeflatedObjects* out) {
@@ -108,12 +107,14 @@ ObjectTree deflate_config_record(const ConfigRecord& record, DeflatedObjects* ou
 
 Result<ObjectTree> deflate_record_dict(const RecordDict& dict, DeflatedObjects* out,
                                        const DeflateOptions& options) {
-  return deflate_mapping(
-      ObjectType::kRecordDict, dict, out, [&](const Record& record) -> Result<ObjectTree> {
-        if (auto* r = std::get_if<ArrayRecord>(&record)) return deflate_array_record(*r, out, options);
-        if (auto* r = std::get_if<MetricRecord>(&record)) return deflate_metric_record(*r, out);
-        return deflate_config_record(std::get<ConfigRecord>(record), out);
-      });
+  return deflate_mapping(ObjectType::kRecordDict, dict, out,
+                         [&](const Record& record) -> Result<ObjectTree> {
+                           if (auto* r = std::get_if<ArrayRecord>(&record))
+                             return deflate_array_record(*r, out, options);
+                           if (auto* r = std::get_if<MetricRecord>(&record))
+                             return deflate_metric_record(*r, out);
+                           return deflate_config_record(std::get<ConfigRecord>(record), out);
+                         });
 }
 
 Result<ObjectTree> deflate_message_objects(const Message& message, DeflatedObjects* out,

@@ -115,15 +115,15 @@ Result<Bytes> join_chunks(const ObjectTree& node, const std::vector<int64_t>& in
     if (index < 0 || static_cast<size_t>(index) >= node.children.size()) {
       return data_loss(what + ": chunk index " + std::to_string(index) + " is out of range");
     }
-    POLLEN_ASSIGN_OR_RETURN(Loaded chunk, load(node.children[index], objects,
-                                               {ObjectType::kArrayChunk}));
+    POLLEN_ASSIGN_OR_RETURN(Loaded chunk,
+                            load(node.children[index], objects, {ObjectType::kArrayChunk}));
     const size_t offset = chunk.view.body.data() - chunk.content.view().data();
     parts.push_back(chunk.content.slice(offset, chunk.view.body.size()));
     total += parts.back().size();
     if (total > options.max_array_bytes) {
-      return Status(StatusCode::kResourceExhausted,
-                    what + ": array is larger than the limit of " +
-                        std::to_string(options.max_array_bytes) + " bytes");
+      return Status(StatusCode::kResourceExhausted, what + ": array is larger than the limit of " +
+                                                        std::to_string(options.max_array_bytes) +
+                                                        " bytes");
     }
   }
   if (parts.size() == 1) return parts.front();
@@ -135,8 +135,8 @@ Result<Bytes> join_chunks(const ObjectTree& node, const std::vector<int64_t>& in
 
 Result<Record> inflate_record(const ObjectTree& node, const ObjectStore& objects,
                               const InflateOptions& options) {
-  POLLEN_ASSIGN_OR_RETURN(Loaded loaded,
-                          load(node, objects, {ObjectType::kArrayRecord, ObjectType::kMetricRecord,
+  POLLEN_ASSIGN_OR_RETURN(Loaded loaded, load(node, objects,
+                                              {ObjectType::kArrayRecord, ObjectType::kMetricRecord,
                                                ObjectType::kConfigRecord}));
   const std::string what = describe(node, loaded.view.type);
   if (loaded.view.type == ObjectType::kArrayRecord) {

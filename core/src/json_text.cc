@@ -17,7 +17,11 @@ void append_u_escape(std::string* out, uint32_t unit) {
 bool next_code_point(std::string_view s, size_t* i, uint32_t* cp) {
   const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
   const uint8_t b0 = byte(*i);
-  size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xe ? 3 : (b0 >> 3) == 0x1e ? 4 : 0;
+  size_t len = b0 < 0x80           ? 1
+               : (b0 >> 5) == 0x6  ? 2
+               : (b0 >> 4) == 0xe  ? 3
+               : (b0 >> 3) == 0x1e ? 4
+                                   : 0;
   if (len == 0 || *i + len > s.size()) return false;
   uint32_t value = len == 1 ? b0 : b0 & (0x7f >> len);
   for (size_t k = 1; k < len; ++k) {
@@ -42,14 +46,29 @@ Status append_string(std::string* out, std::string_view utf8) {
       return invalid_argument("key is not valid UTF-8 (byte " + std::to_string(i) + ")");
     }
     switch (cp) {
-      case '"': out->append("\\\""); continue;
-      case '\\': out->append("\\\\"); continue;
-      case '\n': out->append("\\n"); continue;
-      case '\r': out->append("\\r"); continue;
-      case '\t': out->append("\\t"); continue;
-      case '\b': out->append("\\b"); continue;
-      case '\f': out->append("\\f"); continue;
-      default: break;
+      case '"':
+        out->append("\\\"");
+        continue;
+      case '\\':
+        out->append("\\\\");
+        continue;
+      case '\n':
+        out->append("\\n");
+        continue;
+      case '\r':
+        out->append("\\r");
+        continue;
+      case '\t':
+        out->append("\\t");
+        continue;
+      case '\b':
+        out->append("\\b");
+        continue;
+      case '\f':
+        out->append("\\f");
+        continue;
+      default:
+        break;
     }
     if (cp >= 0x20 && cp < 0x7f) {
       out->push_back(static_cast<char>(cp));
@@ -69,8 +88,8 @@ Result<std::string> string_map(const std::vector<std::pair<std::string, std::str
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ", ";
-    POLLEN_RETURN_IF_ERROR(append_string(&out, items[i].first).with_context(
-        "name '" + items[i].first + "'"));
+    POLLEN_RETURN_IF_ERROR(
+        append_string(&out, items[i].first).with_context("name '" + items[i].first + "'"));
     out += ": ";
     POLLEN_RETURN_IF_ERROR(append_string(&out, items[i].second));
   }

@@ -9,9 +9,8 @@ namespace pollen {
 
 namespace {
 
-constexpr std::string_view kTypeNames[] = {"Message",      "RecordDict", "ArrayRecord",
-                                           "MetricRecord", "ConfigRecord", "Array",
-                                           "ArrayChunk"};
+constexpr std::string_view kTypeNames[] = {
+    "Message", "RecordDict", "ArrayRecord", "MetricRecord", "ConfigRecord", "Array", "ArrayChunk"};
 
 // Shows at most 40 bytes of untrusted text in an error message.
 std::string excerpt(std::string_view text) {
@@ -43,9 +42,7 @@ Result<std::vector<std::string>> parse_child_ids(std::string_view field) {
 
 }  // namespace
 
-std::string_view object_type_name(ObjectType type) {
-  return kTypeNames[static_cast<int>(type)];
-}
+std::string_view object_type_name(ObjectType type) { return kTypeNames[static_cast<int>(type)]; }
 
 Result<ObjectType> object_type_from_name(std::string_view name) {
   for (size_t i = 0; i < std::size(kTypeNames); ++i) {
@@ -57,8 +54,8 @@ Result<ObjectType> object_type_from_name(std::string_view name) {
 Result<ObjectView> parse_object(std::string_view content) {
   const size_t nul = content.find('\0');
   if (nul == std::string_view::npos) {
-    return data_loss("object has no NUL between head and body (starts with '" +
-                     excerpt(content) + "')");
+    return data_loss("object has no NUL between head and body (starts with '" + excerpt(content) +
+                     "')");
   }
   const std::string_view head = content.substr(0, nul);
   const size_t sp1 = head.find(' ');

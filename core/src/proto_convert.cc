@@ -87,9 +87,12 @@ void to_proto(const MetricRecord& record, fp::MetricRecord* out) {
     std::visit(
         [v](const auto& x) {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, int64_t>) v->set_sint64(x);
-          else if constexpr (std::is_same_v<T, uint64_t>) v->set_uint64(x);
-          else if constexpr (std::is_same_v<T, double>) v->set_double_(x);
+          if constexpr (std::is_same_v<T, int64_t>)
+            v->set_sint64(x);
+          else if constexpr (std::is_same_v<T, uint64_t>)
+            v->set_uint64(x);
+          else if constexpr (std::is_same_v<T, double>)
+            v->set_double_(x);
           else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
             v->mutable_sint_list()->mutable_vals()->Add(x.begin(), x.end());
           else if constexpr (std::is_same_v<T, std::vector<uint64_t>>)
@@ -106,9 +109,15 @@ Result<MetricRecord> from_proto(const fp::MetricRecord& record) {
   for (const fp::MetricRecord::Item& item : record.items()) {
     const fp::MetricRecordValue& v = item.value();
     switch (v.value_case()) {
-      case fp::MetricRecordValue::kSint64: out.set(item.key(), int64_t{v.sint64()}); break;
-      case fp::MetricRecordValue::kUint64: out.set(item.key(), uint64_t{v.uint64()}); break;
-      case fp::MetricRecordValue::kDouble: out.set(item.key(), v.double_()); break;
+      case fp::MetricRecordValue::kSint64:
+        out.set(item.key(), int64_t{v.sint64()});
+        break;
+      case fp::MetricRecordValue::kUint64:
+        out.set(item.key(), uint64_t{v.uint64()});
+        break;
+      case fp::MetricRecordValue::kDouble:
+        out.set(item.key(), v.double_());
+        break;
       case fp::MetricRecordValue::kSintList:
         out.set(item.key(), list_values<int64_t>(v.sint_list()));
         break;
@@ -133,12 +142,18 @@ void to_proto(const ConfigRecord& record, fp::ConfigRecord* out) {
     std::visit(
         [v](const auto& x) {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, int64_t>) v->set_sint64(x);
-          else if constexpr (std::is_same_v<T, uint64_t>) v->set_uint64(x);
-          else if constexpr (std::is_same_v<T, double>) v->set_double_(x);
-          else if constexpr (std::is_same_v<T, bool>) v->set_bool_(x);
-          else if constexpr (std::is_same_v<T, std::string>) v->set_string(x);
-          else if constexpr (std::is_same_v<T, Blob>) v->set_bytes(x.bytes);
+          if constexpr (std::is_same_v<T, int64_t>)
+            v->set_sint64(x);
+          else if constexpr (std::is_same_v<T, uint64_t>)
+            v->set_uint64(x);
+          else if constexpr (std::is_same_v<T, double>)
+            v->set_double_(x);
+          else if constexpr (std::is_same_v<T, bool>)
+            v->set_bool_(x);
+          else if constexpr (std::is_same_v<T, std::string>)
+            v->set_string(x);
+          else if constexpr (std::is_same_v<T, Blob>)
+            v->set_bytes(x.bytes);
           else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
             v->mutable_sint_list()->mutable_vals()->Add(x.begin(), x.end());
           else if constexpr (std::is_same_v<T, std::vector<uint64_t>>)
@@ -163,17 +178,39 @@ Result<ConfigRecord> from_proto(const fp::ConfigRecord& record) {
     const V& v = item.value();
     const std::string& key = item.key();
     switch (v.value_case()) {
-      case V::kSint64: out.set(key, int64_t{v.sint64()}); break;
-      case V::kUint64: out.set(key, uint64_t{v.uint64()}); break;
-      case V::kDouble: out.set(key, v.double_()); break;
-      case V::kBool: out.set(key, v.bool_()); break;
-      case V::kString: out.set(key, v.string()); break;
-      case V::kBytes: out.set(key, Blob{v.bytes()}); break;
-      case V::kSintList: out.set(key, list_values<int64_t>(v.sint_list())); break;
-      case V::kUintList: out.set(key, list_values<uint64_t>(v.uint_list())); break;
-      case V::kDoubleList: out.set(key, list_values<double>(v.double_list())); break;
-      case V::kBoolList: out.set(key, list_values<bool>(v.bool_list())); break;
-      case V::kStringList: out.set(key, list_values<std::string>(v.string_list())); break;
+      case V::kSint64:
+        out.set(key, int64_t{v.sint64()});
+        break;
+      case V::kUint64:
+        out.set(key, uint64_t{v.uint64()});
+        break;
+      case V::kDouble:
+        out.set(key, v.double_());
+        break;
+      case V::kBool:
+        out.set(key, v.bool_());
+        break;
+      case V::kString:
+        out.set(key, v.string());
+        break;
+      case V::kBytes:
+        out.set(key, Blob{v.bytes()});
+        break;
+      case V::kSintList:
+        out.set(key, list_values<int64_t>(v.sint_list()));
+        break;
+      case V::kUintList:
+        out.set(key, list_values<uint64_t>(v.uint_list()));
+        break;
+      case V::kDoubleList:
+        out.set(key, list_values<double>(v.double_list()));
+        break;
+      case V::kBoolList:
+        out.set(key, list_values<bool>(v.bool_list()));
+        break;
+      case V::kStringList:
+        out.set(key, list_values<std::string>(v.string_list()));
+        break;
       case V::kBytesList: {
         std::vector<Blob> blobs;
         for (const std::string& b : v.bytes_list().vals()) blobs.push_back(Blob{b});

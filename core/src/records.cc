@@ -17,8 +17,8 @@ Result<Array> Array::from_npy(Bytes npy) {
   return array;
 }
 
-Result<Array> Array::from_elements(DType dtype, const std::vector<int64_t>& shape,
-                                   const void* data, size_t size) {
+Result<Array> Array::from_elements(DType dtype, const std::vector<int64_t>& shape, const void* data,
+                                   size_t size) {
   POLLEN_ASSIGN_OR_RETURN(Bytes npy, encode_npy(dtype, shape, data, size));
   Array array;
   array.dtype = std::string(dtype_name(dtype));
@@ -80,9 +80,12 @@ Result<int64_t> config_as_int(const ConfigValue& value) {
 
 std::string_view record_kind(const Record& record) {
   switch (record.index()) {
-    case 0: return "ArrayRecord";
-    case 1: return "MetricRecord";
-    default: return "ConfigRecord";
+    case 0:
+      return "ArrayRecord";
+    case 1:
+      return "MetricRecord";
+    default:
+      return "ConfigRecord";
   }
 }
 

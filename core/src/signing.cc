@@ -80,12 +80,15 @@ Result<NodeKey> NodeKey::from_private_pem(std::string_view pem) {
   BioPtr bio = memory_bio(pem);
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    return invalid_argument("not a PEM private key (expected 'BEGIN PRIVATE KEY' or "
-                            "'BEGIN EC PRIVATE KEY'): " + openssl_error());
+    return invalid_argument(
+        "not a PEM private key (expected 'BEGIN PRIVATE KEY' or "
+        "'BEGIN EC PRIVATE KEY'): " +
+        openssl_error());
   }
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) {
-    return invalid_argument("the private key is not an elliptic-curve key; Flower node keys "
-                            "are EC keys (P-384 by default)");
+    return invalid_argument(
+        "the private key is not an elliptic-curve key; Flower node keys "
+        "are EC keys (P-384 by default)");
   }
   POLLEN_ASSIGN_OR_RETURN(std::string pub, public_pem(key.get()));
   auto impl = std::make_unique<Impl>();
@@ -115,7 +118,8 @@ Result<std::string> NodeKey::private_key_pem() const {
 Result<std::string> NodeKey::sign(std::string_view data) const {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, impl_->key.get()) != 1 ||
+  if (!ctx ||
+      EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, impl_->key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
     return internal_error("cannot sign: " + openssl_error());

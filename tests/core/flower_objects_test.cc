@@ -22,7 +22,8 @@ class FlowerObjectsTest : public ::testing::Test {
   void SetUp() override {
     objects_ = testing::load_json("flower_objects.json");
     for (const Json& entry : objects_.at("arrays")) {
-      Result<Array> array = Array::from_npy(Bytes(base64_decode(entry.at("data_b64").get<std::string>())));
+      Result<Array> array =
+          Array::from_npy(Bytes(base64_decode(entry.at("data_b64").get<std::string>())));
       ASSERT_TRUE(array.ok()) << array.status();
       arrays_by_id_[entry.at("array").at("object_id").get<std::string>()] = *array;
     }
@@ -87,13 +88,15 @@ TEST_F(FlowerObjectsTest, ArraysInflateFromFlowerBytes) {
     const std::string name = entry.at("name").get<std::string>();
     ObjectStore store;
     const Json& array = entry.at("array");
-    ASSERT_TRUE(store.put(array.at("object_id").get<std::string>(),
-                          Bytes(base64_decode(array.at("object_b64").get<std::string>())))
+    ASSERT_TRUE(store
+                    .put(array.at("object_id").get<std::string>(),
+                         Bytes(base64_decode(array.at("object_b64").get<std::string>())))
                     .ok());
     ObjectTree tree{array.at("object_id").get<std::string>(), {}};
     for (const Json& chunk : entry.at("unique_chunks")) {
       const std::string id = chunk.at("object_id").get<std::string>();
-      ASSERT_TRUE(store.put(id, Bytes(base64_decode(chunk.at("object_b64").get<std::string>()))).ok());
+      ASSERT_TRUE(
+          store.put(id, Bytes(base64_decode(chunk.at("object_b64").get<std::string>()))).ok());
       tree.children.push_back({id, {}});
     }
     Result<Array> back = inflate_array(tree, store);
@@ -117,7 +120,8 @@ TEST_F(FlowerObjectsTest, TorchStateDictRecord) {
   for (const auto& item : body.items()) keys.push_back(item.key());
   EXPECT_EQ(keys, sd.at("keys").get<std::vector<std::string>>());
   const std::string weight_id = body.at("conv.weight").get<std::string>();
-  EXPECT_EQ(weight_id, objects_.at("torch_like").at("Array(tensor)").at("object_id").get<std::string>());
+  EXPECT_EQ(weight_id,
+            objects_.at("torch_like").at("Array(tensor)").at("object_id").get<std::string>());
   ASSERT_NE(arrays_by_id_.find(weight_id), arrays_by_id_.end());
   EXPECT_EQ(arrays_by_id_[weight_id].dtype, "float32");
 }
@@ -149,7 +153,8 @@ TEST_F(FlowerObjectsTest, MultiChunkArrays) {
     ASSERT_TRUE(tree.ok());
     const Json& expected = entry.at("array");
     EXPECT_EQ(tree->object_id, expected.at("object_id").get<std::string>()) << name;
-    EXPECT_EQ(out.find(tree->object_id)->body().view(), expected.at("body_text").get<std::string>());
+    EXPECT_EQ(out.find(tree->object_id)->body().view(),
+              expected.at("body_text").get<std::string>());
     ASSERT_EQ(tree->children.size(), entry.at("unique_chunks").size());
     for (size_t i = 0; i < tree->children.size(); ++i) {
       const Json& chunk = entry.at("unique_chunks")[i];
@@ -177,14 +182,16 @@ TEST_F(FlowerObjectsTest, RecordsRoundTrip) {
       ASSERT_TRUE(proto.ParseFromArray(view->body.data(), static_cast<int>(view->body.size())));
       Result<MetricRecord> record = from_proto(proto);
       ASSERT_TRUE(record.ok());
-      EXPECT_EQ(deflate_metric_record(*record, &out).object_id, object.at("object_id").get<std::string>());
+      EXPECT_EQ(deflate_metric_record(*record, &out).object_id,
+                object.at("object_id").get<std::string>());
       ASSERT_NE(record->find("class-acc"), nullptr);
     } else if (view->type == ObjectType::kConfigRecord) {
       flwr::proto::ConfigRecord proto;
       ASSERT_TRUE(proto.ParseFromArray(view->body.data(), static_cast<int>(view->body.size())));
       Result<ConfigRecord> record = from_proto(proto);
       ASSERT_TRUE(record.ok());
-      EXPECT_EQ(deflate_config_record(*record, &out).object_id, object.at("object_id").get<std::string>());
+      EXPECT_EQ(deflate_config_record(*record, &out).object_id,
+                object.at("object_id").get<std::string>());
       const ConfigValue* big = record->find("big-uint");
       ASSERT_NE(big, nullptr);
       EXPECT_EQ(std::get<uint64_t>(*big), (uint64_t{1} << 63) + 5);

@@ -226,8 +226,8 @@ TEST(DeflateInflateTest, BadJsonBodies) {
     EXPECT_EQ(inflate_array_record(record, store).status().code(), StatusCode::kDataLoss) << body;
   }
   // A chunk where an Array must be.
-  ObjectTree record = add(&store, ObjectType::kArrayRecord, {chunk},
-                          R"({"a": ")" + chunk.object_id + R"("})");
+  ObjectTree record =
+      add(&store, ObjectType::kArrayRecord, {chunk}, R"({"a": ")" + chunk.object_id + R"("})");
   EXPECT_FALSE(inflate_array_record(record, store).ok());
 }
 
@@ -238,7 +238,8 @@ TEST(DeflateInflateTest, ArraySizeLimitBeforeAllocation) {
   for (int i = 0; i < 999; ++i) ids += ", 0";
   ObjectTree array = add(&store, ObjectType::kArray, {chunk},
                          R"({"dtype": "uint8", "shape": [], "stype": "numpy.ndarray", )"
-                         R"("arraychunk_ids": )" + ids + "]}");
+                         R"("arraychunk_ids": )" +
+                             ids + "]}");
   Result<Array> limited = inflate_array(array, store, InflateOptions{100000});
   EXPECT_EQ(limited.status().code(), StatusCode::kResourceExhausted);
   EXPECT_TRUE(inflate_array(array, store).ok());

@@ -118,9 +118,9 @@ TEST_F(VectorsTest, TrainReplyMessageTreeAndWireBytes) {
   flwr::proto::ObjectTree tree;
   to_proto(d->tree, &tree);
   EXPECT_EQ(tree.SerializeAsString(), expected_tree.SerializeAsString());
-  EXPECT_EQ(post_order_ids(d->tree), vectors_.at("Message_reply_train")
-                                         .at("post_order_ids")
-                                         .get<std::vector<std::string>>());
+  EXPECT_EQ(
+      post_order_ids(d->tree),
+      vectors_.at("Message_reply_train").at("post_order_ids").get<std::vector<std::string>>());
 
   reply.metadata.message_id = d->message_id;
   EXPECT_EQ(hex_encode(to_wire_message(reply).SerializeAsString()),

@@ -44,7 +44,8 @@ std::string base64_decode(std::string_view text) {
   }
   // EVP_DecodeBlock counts padding as zero bytes: drop them.
   size_t pad = 0;
-  if (!text.empty() && text.back() == '=') pad = (text.size() > 1 && text[text.size() - 2] == '=') ? 2 : 1;
+  if (!text.empty() && text.back() == '=')
+    pad = (text.size() > 1 && text[text.size() - 2] == '=') ? 2 : 1;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

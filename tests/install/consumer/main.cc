@@ -6,7 +6,8 @@
 
 int main() {
   const float values[] = {1, 2, 3, 4};
-  auto array = pollen::Array::from_elements(pollen::DType::kFloat32, {2, 2}, values, sizeof(values));
+  auto array =
+      pollen::Array::from_elements(pollen::DType::kFloat32, {2, 2}, values, sizeof(values));
   if (!array.ok()) {
     std::cerr << array.status() << "\n";
     return 1;

@@ -58,8 +58,7 @@ struct DeflatedMessage {
   DeflatedObjects objects;
 };
 
-Result<DeflatedMessage> deflate_message(const Message& message,
-                                        const DeflateOptions& options = {});
+Result<DeflatedMessage> deflate_message(const Message& message, const DeflateOptions& options = {});
 
 }  // namespace pollen
 

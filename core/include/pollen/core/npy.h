@@ -55,11 +55,11 @@ struct NpyHeader {
   DType dtype = DType::kFloat32;
   std::vector<int64_t> shape;
   bool fortran_order = false;
-  bool big_endian = false;   // the data needs a byte swap to be little-endian
-  int major_version = 1;     // 1, 2 or 3
-  size_t data_offset = 0;    // where element data starts in the file
-  size_t num_elements = 0;   // product of shape
-  size_t data_size = 0;      // num_elements * itemsize
+  bool big_endian = false;  // the data needs a byte swap to be little-endian
+  int major_version = 1;    // 1, 2 or 3
+  size_t data_offset = 0;   // where element data starts in the file
+  size_t num_elements = 0;  // product of shape
+  size_t data_size = 0;     // num_elements * itemsize
 };
 
 // A decoded array: little-endian, C order.

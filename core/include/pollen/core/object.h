@@ -19,8 +19,15 @@ namespace pollen {
 // Flower's default (and maximum sensible) size of one ArrayChunk body.
 inline constexpr size_t kMaxArrayChunkSize = 5 * 1024 * 1024;
 
-enum class ObjectType { kMessage, kRecordDict, kArrayRecord, kMetricRecord, kConfigRecord, kArray,
-                        kArrayChunk };
+enum class ObjectType {
+  kMessage,
+  kRecordDict,
+  kArrayRecord,
+  kMetricRecord,
+  kConfigRecord,
+  kArray,
+  kArrayChunk
+};
 
 // The Python class name Flower writes in the head: "Message", "ArrayChunk", ...
 std::string_view object_type_name(ObjectType type);

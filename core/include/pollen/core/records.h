@@ -82,7 +82,9 @@ class OrderedDict {
     return false;
   }
 
-  friend bool operator==(const OrderedDict& a, const OrderedDict& b) { return a.items_ == b.items_; }
+  friend bool operator==(const OrderedDict& a, const OrderedDict& b) {
+    return a.items_ == b.items_;
+  }
   friend bool operator!=(const OrderedDict& a, const OrderedDict& b) { return !(a == b); }
 
  private:
@@ -102,10 +104,9 @@ struct Blob {
   friend bool operator==(const Blob& a, const Blob& b) { return a.bytes == b.bytes; }
 };
 
-using ConfigValue =
-    std::variant<int64_t, uint64_t, double, bool, std::string, Blob, std::vector<int64_t>,
-                 std::vector<uint64_t>, std::vector<double>, std::vector<bool>,
-                 std::vector<std::string>, std::vector<Blob>>;
+using ConfigValue = std::variant<int64_t, uint64_t, double, bool, std::string, Blob,
+                                 std::vector<int64_t>, std::vector<uint64_t>, std::vector<double>,
+                                 std::vector<bool>, std::vector<std::string>, std::vector<Blob>>;
 using ConfigRecord = OrderedDict<ConfigValue>;
 
 using Record = std::variant<ArrayRecord, MetricRecord, ConfigRecord>;

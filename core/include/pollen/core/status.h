@@ -79,7 +79,7 @@ Status unavailable(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "Result needs a value or a non-OK status");
     if (status_.ok()) status_ = internal_error("Result built from an OK status without a value");
@@ -108,9 +108,9 @@ class [[nodiscard]] Result {
 #define POLLEN_CONCAT_(a, b) POLLEN_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define POLLEN_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::pollen::Status pollen_status_ = (expr); \
+#define POLLEN_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::pollen::Status pollen_status_ = (expr);        \
     if (!pollen_status_.ok()) return pollen_status_; \
   } while (0)
 
