@@ -2,7 +2,7 @@
 # Runs every Pollen test from a fresh Debian bookworm machine:
 #   1. setup + the full build (LibTorch on) + every ctest test;
 #   2. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
-#      and UndefinedBehaviorSanitizer, running the unit tests.
+#      and UndefinedBehaviorSanitizer, running the unit and gRPC tests.
 # Prints ctest's summary for each and exits non-zero when any test fails.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,7 @@ stage "no LibTorch, ASan+UBSan ($root/build-asan)"
 if "$root/scripts/build.sh" "$root/build-asan" -DPOLLEN_WITH_TORCH=OFF -DPOLLEN_SANITIZE=ON; then
   (cd "$root/build-asan" &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -j "$jobs" -L unit) || failed+=("sanitizer tests")
+    ctest --output-on-failure -j "$jobs" -L "unit|grpc") || failed+=("sanitizer tests")
 else
   failed+=("sanitizer build")
 fi
