@@ -1,0 +1,42 @@
+// Running a node from the command line: flower-supernode's flags, signals,
+// exit codes. Shared by `pollen` and by programs that bring their own Client.
+#ifndef POLLEN_CLI_NODE_COMMAND_H_
+#define POLLEN_CLI_NODE_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+#include "pollen/core/client.h"
+#include "pollen/core/status.h"
+#include "pollen/runtime/log.h"
+#include "pollen/runtime/node.h"
+#include "pollen/transport/fleet.h"
+
+namespace pollen::cli {
+
+struct NodeCommandOptions {
+  FleetOptions fleet;
+  NodeOptions node;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Parses the connection flags flower-supernode has, with the same names:
+//   --superlink HOST:PORT  --insecure  --root-certificates FILE
+//   --auth-supernode-private-key FILE  --max-retries N  --max-wait-time SECONDS
+// plus Pollen's --poll-interval SECONDS, --max-replies N, --log-level LEVEL.
+// Flags it does not know are left in `rest`, in order, for the caller.
+// INVALID_ARGUMENT names the flag and what was wrong with its value.
+Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args,
+                                            std::vector<std::string>* rest);
+
+// Usage text for the flags above.
+const char* node_flags_usage();
+
+// Connects and runs `client` until SIGINT/SIGTERM (or --max-replies).
+// Returns the process exit code: 0 after a clean stop, 1 when the node could
+// not run (the reason is logged).
+int run_node_command(const NodeCommandOptions& options, Client& client);
+
+}  // namespace pollen::cli
+
+#endif  // POLLEN_CLI_NODE_COMMAND_H_
