@@ -3,6 +3,8 @@
 
 #include "pollen/core/deflate.h"
 #include "pollen/core/version.h"
+#include "pollen/runtime/node.h"
+#include "pollen/transport/fleet.h"
 
 int main() {
   const float values[] = {1, 2, 3, 4};
@@ -19,6 +21,17 @@ int main() {
     std::cerr << "consumer: unexpected Array id\n";
     return 1;
   }
+  // The transport and the node loop link from the installed package too.
+  pollen::FleetOptions options;
+  options.superlink = "127.0.0.1:1";
+  options.insecure = true;
+  auto connection = pollen::connect_fleet(options);
+  if (!connection.ok()) {
+    std::cerr << connection.status() << "\n";
+    return 1;
+  }
+  pollen::NodeOptions node;
+  (void)node;
   std::cout << "consumer: ok (Pollen " << pollen::kPollenVersion << ")\n";
   return 0;
 }
