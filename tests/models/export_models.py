@@ -79,6 +79,19 @@ class HalfBrain(nn.Module):
         return x
 
 
+class FrozenMLP(nn.Module):
+    """A frozen first layer (requires_grad False) under a trainable head."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 3)
+        self.body.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.body(x)))
+
+
 class NoParameters(nn.Module):
     """A buffer but nothing to train."""
 
@@ -135,8 +148,37 @@ def main():
     export(AllDtypes(), out_dir, "dtypes")
     export(HalfBrain(), out_dir, "bfloat16", expected=False)
     export(NoParameters(), out_dir, "noparams", expected=False)
+    export(FrozenMLP(), out_dir, "frozen", expected=False)
+    export(FrozenMLP().requires_grad_(False), out_dir, "allfrozen", expected=False)
     # A valid torch.save file, but of a dict, not of a TorchScript module.
     torch.save({"weight": torch.ones(2)}, os.path.join(out_dir, "notscript.pt"))
+    export_trainer_models(out_dir)
+
+
+class TinyMLP(nn.Module):
+    """Four features to three outputs: the model trainer_test.cc trains."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 16)
+        self.fc2 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class OwnLossMLP(TinyMLP):
+    """Exports its own loss, three times cross-entropy, so a test can tell it was used."""
+
+    @torch.jit.export
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return 3.0 * nn.functional.cross_entropy(output, target)
+
+
+def export_trainer_models(out_dir):
+    torch.manual_seed(20240602)
+    export(TinyMLP(), out_dir, "mlp", expected=False)
+    export(OwnLossMLP(), out_dir, "mlp_loss", expected=False)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ namespace pollen {
 //
 // Supported dtypes: float16/32/64, int8/16/32/64, uint8 and bool. Errors
 // (never exceptions): NOT_FOUND for a missing file; INVALID_ARGUMENT for a
-// file that is not TorchScript, a model without parameters, or a sparse
+// file that is not TorchScript, a model without trainable parameters (requires_grad), or a sparse
 // tensor; UNIMPLEMENTED for other dtypes (bfloat16 included: .npy has no
 // such type). Messages name the file and, where one is at fault, the tensor.
 Result<ArrayRecord> load_state_dict(const std::string& path);
