@@ -91,18 +91,6 @@ Result<torch::jit::Module> load_module(const std::string& path, torch::Device de
   }
 }
 
-// Runs `body`, turning any exception into INTERNAL naming the model file.
-template <typename F>
-auto guarded(const std::string& path, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return internal_error("model file '" + path + "': " + exception_message(e));
-  } catch (...) {
-    return internal_error("model file '" + path + "': unknown LibTorch error");
-  }
-}
-
 std::string key_label(const std::string& key, const StateEntry& entry) {
   if (key == entry.name) return "array '" + key + "'";
   return "array '" + key + "' ('" + entry.name + "')";

@@ -39,6 +39,20 @@ std::vector<StateEntry> state_entries(const torch::jit::Module& module);
 // LibTorch errors carry a C++ backtrace in what(); users need the message.
 std::string exception_message(const std::exception& e);
 
+// Runs `body` (returning a Status or Result), turning any exception that
+// escapes LibTorch into INTERNAL naming the model file: no exception leaves
+// models/.
+template <typename F>
+auto guarded(const std::string& path, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return internal_error("model file '" + path + "': " + exception_message(e));
+  } catch (...) {
+    return internal_error("model file '" + path + "': unknown LibTorch error");
+  }
+}
+
 }  // namespace pollen
 
 #endif  // POLLEN_MODELS_SRC_MODEL_IMPL_H_

@@ -452,16 +452,6 @@ Result<EvalResult> run_evaluation(Model::Impl& impl, const Dataset& data, int64_
   return EvalResult{static_cast<int64_t>(n), stats.mean_loss(), stats.accuracy_or_none()};
 }
 
-// Runs `body`, turning an unexpected LibTorch exception into INTERNAL.
-template <typename F>
-auto guarded(const std::string& path, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return internal_error("model file '" + path + "': " + exception_message(e));
-  }
-}
-
 }  // namespace
 
 Result<TrainResult> train(Model& model, const Dataset& data, const TrainConfig& config,

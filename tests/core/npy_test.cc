@@ -17,11 +17,7 @@ namespace {
 
 using nlohmann::ordered_json;
 
-// A substring check that prints both strings (gtest without gmock).
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
+using testing::contains;
 
 const ordered_json& vectors() {
   static const ordered_json* json = new ordered_json(testing::load_json("npy_vectors.json"));

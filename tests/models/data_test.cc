@@ -19,10 +19,7 @@ using nlohmann::ordered_json;
 // The files and data.expected.json come from export_data.py (built into the
 // directory $POLLEN_TEST_DATA points at).
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
+using testing::contains;
 
 std::unique_ptr<Dataset> open_ok(const std::string& name, const DataOptions& options = {}) {
   Result<std::unique_ptr<Dataset>> dataset = open_dataset(testing::data_path(name), options);

@@ -18,10 +18,7 @@ namespace {
 // cnn (Conv/BatchNorm/Linear), dtypes (a buffer of every .npy dtype),
 // bfloat16 (a bfloat16 weight), frozen (a requires_grad=False layer).
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
+using testing::contains;
 
 std::unique_ptr<Model> load(const std::string& name, const std::string& device = "cpu") {
   ModelOptions options;

@@ -20,10 +20,7 @@ using nlohmann::ordered_json;
 // The models and expectations come from export_models.py (built into the
 // directory $POLLEN_TEST_DATA points at).
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
+using testing::contains;
 
 std::vector<std::string> names_of(const ArrayRecord& record) {
   std::vector<std::string> names;

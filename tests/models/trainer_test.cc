@@ -84,10 +84,7 @@ class Quadrants : public Dataset {
   std::vector<Sample> samples_;
 };
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
-}
+using testing::contains;
 
 std::unique_ptr<Model> load(const std::string& name) {
   ModelOptions options;

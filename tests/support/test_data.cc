@@ -70,4 +70,9 @@ std::string hex_encode(std::string_view bytes) {
   return out;
 }
 
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" lacks \"" << part << "\"";
+}
+
 }  // namespace pollen::testing

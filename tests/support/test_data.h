@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace pollen::testing {
@@ -21,6 +22,9 @@ nlohmann::ordered_json load_json(std::string_view name);
 std::string base64_decode(std::string_view text);
 std::string hex_decode(std::string_view hex);
 std::string hex_encode(std::string_view bytes);
+
+// A substring check whose failure prints both strings.
+::testing::AssertionResult contains(const std::string& text, const std::string& part);
 
 }  // namespace pollen::testing
 
