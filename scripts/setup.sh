@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build + test dependencies. Later components add to this list.
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config libcli11-dev
   libtorch-dev python3-torch
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev openssl nlohmann-json3-dev libgtest-dev
@@ -28,20 +28,26 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+install_missing() {
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Refresh the package lists only when they are missing or older than a day.
+  lists=/var/lib/apt/lists
+  if [[ -z $(find "$lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n1) ]]; then
+    "${SUDO[@]}" apt-get update -q
+  fi
+  if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    # A stale list can name versions the mirror no longer has: refresh once, retry.
+    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  install_missing
 fi
 
-echo "setup.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# Refresh the package lists only when they are missing or older than a day.
-lists=/var/lib/apt/lists
-if [[ -z $(find "$lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n1) ]]; then
-  "${SUDO[@]}" apt-get update -q
-fi
-if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-  # A stale list can name versions the mirror no longer has: refresh once, retry.
-  "${SUDO[@]}" apt-get update -q
-  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# The demo's and the tests' data set: one file out of Debian's python3-sklearn.
+"$(dirname "${BASH_SOURCE[0]}")/fetch-digits.sh"

@@ -1,5 +1,7 @@
 // pollen: a Flower SuperNode for edge devices.
-#include <cstring>
+//   pollen --superlink HOST:PORT --insecure --model m.pt --train-data d.csv
+//   pollen selfcheck | keygen FILE | inspect MODEL.pt | version
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
@@ -7,57 +9,94 @@
 #include "pollen/core/version.h"
 #include "selfcheck.h"
 #ifdef POLLEN_WITH_TORCH
+#include "client_command.h"
+#include "client_options.h"
 #include "inspect.h"
+#include "pollen/models/model.h"
 #endif
 
 namespace {
 
-void print_usage(std::ostream& out) {
-  out << "usage: pollen <command>\n\n"
-         "commands:\n"
-         "  selfcheck   check that this build speaks Flower's wire format\n"
-         "  keygen      FILE: make a node key (FILE, FILE.pub) for a SuperLink that runs\n"
-         "              with --enable-supernode-auth\n"
+std::string version_text() {
+  std::string text = std::string("pollen ") + pollen::kPollenVersion + " (Flower protocol " +
+                     pollen::kFlowerProtocolVersion + ", SuperLink " +
+                     pollen::kMinSuperLinkVersion + " to " + pollen::kMaxSuperLinkVersion + ")";
 #ifdef POLLEN_WITH_TORCH
-         "  inspect     MODEL.pt: list a TorchScript model's state_dict as the Flower\n"
-         "              ArrayRecord it becomes, with object ids\n"
+  text += "\nLibTorch " + pollen::libtorch_version() +
+          (pollen::cuda_available() ? " (CUDA available)" : " (CPU)");
+#else
+  text += "\nbuilt without LibTorch: node mode and inspect are not available";
 #endif
-         "  version     print the Pollen and Flower protocol versions\n"
-         "  help        show this text\n";
+  return text;
+}
+
+constexpr char kDescription[] =
+    "Pollen: a Flower SuperNode for edge devices. Without a command it runs a node:\n"
+    "it loads a TorchScript model, connects to a Flower SuperLink's Fleet API and\n"
+    "fine-tunes the model on this device's data whenever the server asks.\n\n"
+    "  pollen --superlink 10.0.0.2:9092 --insecure --model model.pt --train-data data.csv\n";
+
+// Usage errors exit 2, as flower-supernode's argparse does.
+int usage_error(const CLI::App& app, const std::string& message) {
+  std::cerr << "pollen: " << message << "\nRun '" << app.get_name() << " --help' for usage.\n";
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string command = argc > 1 ? argv[1] : "help";
-  if (command == "selfcheck") return pollen::cli::run_selfcheck(std::cout);
-  if (command == "keygen") {
-    if (argc != 3) {
-      std::cerr << "usage: pollen keygen FILE\n";
-      return 2;
-    }
-    return pollen::cli::run_keygen(argv[2], std::cout, std::cerr);
-  }
+  CLI::App app(kDescription, "pollen");
+  app.set_version_flag("--version", version_text(), "print Pollen, LibTorch and protocol versions");
+  app.require_subcommand(0, 1);
+  app.get_formatter()->column_width(38);
+
+  CLI::App* selfcheck =
+      app.add_subcommand("selfcheck", "check that this build speaks Flower's wire format");
+  CLI::App* version = app.add_subcommand("version", "same as --version");
+  std::string key_file;
+  CLI::App* keygen = app.add_subcommand(
+      "keygen",
+      "make a node key (FILE, FILE.pub) for a SuperLink run with --enable-supernode-auth");
+  keygen->add_option("FILE", key_file, "private key file to create")->required();
 #ifdef POLLEN_WITH_TORCH
-  if (command == "inspect") {
-    if (argc != 3) {
-      std::cerr << "usage: pollen inspect MODEL.pt\n";
-      return 2;
-    }
-    return pollen::cli::run_inspect(argv[2], std::cout, std::cerr);
-  }
+  std::string model_file;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "list a TorchScript model's state_dict as the Flower ArrayRecord it becomes");
+  inspect->add_option("MODEL", model_file, "TorchScript file")->required();
+  pollen::cli::ClientOptions client;
+  pollen::cli::add_client_options(app, &client);
 #endif
-  if (command == "version" || command == "--version") {
-    std::cout << "pollen " << pollen::kPollenVersion << " (Flower protocol "
-              << pollen::kFlowerProtocolVersion << ", SuperLink " << pollen::kMinSuperLinkVersion
-              << " to " << pollen::kMaxSuperLinkVersion << ")\n";
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(app, e.what());
+  }
+
+  if (selfcheck->parsed()) return pollen::cli::run_selfcheck(std::cout);
+  if (version->parsed()) {
+    std::cout << version_text() << "\n";
     return 0;
   }
-  if (command == "help" || command == "--help" || command == "-h") {
-    print_usage(std::cout);
-    return 0;
+  if (keygen->parsed()) return pollen::cli::run_keygen(key_file, std::cout, std::cerr);
+#ifdef POLLEN_WITH_TORCH
+  if (inspect->parsed()) return pollen::cli::run_inspect(model_file, std::cout, std::cerr);
+  if (argc == 1) {
+    std::cout << app.help();
+    return 2;
   }
-  std::cerr << "pollen: unknown command '" << command << "'\n";
-  print_usage(std::cerr);
+  if (pollen::Status s = pollen::cli::check_client_options(client); !s.ok()) {
+    return usage_error(app, s.message());
+  }
+  return pollen::cli::run_client_command(client);
+#else
+  std::cout << app.help();
   return 2;
+#endif
 }

@@ -1,7 +1,7 @@
 #include "node_command.h"
 
-#include <charconv>
-#include <cmath>
+#include <CLI/CLI.hpp>
+#include <algorithm>
 
 #include "pollen/runtime/stop.h"
 
@@ -9,107 +9,69 @@ namespace pollen::cli {
 
 namespace {
 
-Result<double> parse_number(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) || value < 0) {
-    return invalid_argument(flag + " expects a non-negative number, got '" + text + "'");
-  }
-  return value;
-}
-
-Result<int64_t> parse_count(const std::string& flag, const std::string& text) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
-    return invalid_argument(flag + " expects a non-negative integer, got '" + text + "'");
-  }
-  return value;
-}
-
-// Applies one flag that takes a value; false when `flag` is not ours.
-Result<bool> apply_valued(const std::string& flag, const std::string& value,
-                          NodeCommandOptions* o) {
-  if (flag == "--superlink") {
-    o->fleet.superlink = value;
-  } else if (flag == "--root-certificates") {
-    o->fleet.root_certificates = value;
-  } else if (flag == "--auth-supernode-private-key") {
-    o->fleet.auth_private_key = value;
-  } else if (flag == "--max-retries") {
-    POLLEN_ASSIGN_OR_RETURN(int64_t n, parse_count(flag, value));
-    o->fleet.retry.max_retries = static_cast<int>(n);
-  } else if (flag == "--max-wait-time") {
-    POLLEN_ASSIGN_OR_RETURN(o->fleet.retry.max_wait_time, parse_number(flag, value));
-  } else if (flag == "--poll-interval") {
-    POLLEN_ASSIGN_OR_RETURN(o->node.poll_interval, parse_number(flag, value));
-  } else if (flag == "--max-replies") {
-    POLLEN_ASSIGN_OR_RETURN(o->node.max_replies, parse_count(flag, value));
-  } else if (flag == "--log-level") {
-    POLLEN_ASSIGN_OR_RETURN(o->log_level, parse_log_level(value));
-  } else {
-    return false;
-  }
-  return true;
-}
-
-bool takes_value(const std::string& flag) {
-  for (const char* f :
-       {"--superlink", "--root-certificates", "--auth-supernode-private-key", "--max-retries",
-        "--max-wait-time", "--poll-interval", "--max-replies", "--log-level"}) {
-    if (flag == f) return true;
-  }
-  return false;
-}
+constexpr char kConnection[] = "Connection (as flower-supernode)";
+constexpr char kNode[] = "Node";
 
 }  // namespace
+
+void add_node_options(CLI::App& app, NodeCommandOptions* o) {
+  o->log_level = log_level();  // POLLEN_LOG_LEVEL, unless --log-level says otherwise
+  app.add_option("--superlink", o->fleet.superlink, "SuperLink Fleet API address, HOST:PORT")
+      ->capture_default_str()
+      ->group(kConnection);
+  CLI::Option* insecure =
+      app.add_flag("--insecure", o->fleet.insecure, "plaintext gRPC (no TLS)")->group(kConnection);
+  app.add_option("--root-certificates", o->fleet.root_certificates,
+                 "PEM file of root certificates for TLS (default: the system's)")
+      ->excludes(insecure)
+      ->group(kConnection);
+  app.add_option("--auth-supernode-private-key", o->fleet.auth_private_key,
+                 "node key registered with `flwr supernode register` (PEM or OpenSSH)")
+      ->group(kConnection);
+  app.add_option("--max-retries", o->fleet.retry.max_retries,
+                 "give up a call after N retries (default: retry forever)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kConnection);
+  app.add_option("--max-wait-time", o->fleet.retry.max_wait_time,
+                 "give up a call after retrying this many seconds (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kConnection);
+  app.add_option("--poll-interval", o->node.poll_interval,
+                 "seconds between polls while no instruction waits")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->group(kNode);
+  app.add_option("--max-replies", o->node.max_replies,
+                 "stop after N replies (0: run until SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kNode);
+  app.add_option_function<std::string>(
+         "--log-level",
+         [o](const std::string& text) {
+           Result<LogLevel> level = parse_log_level(text);
+           if (!level.ok()) throw CLI::ValidationError("--log-level", level.status().message());
+           o->log_level = *level;
+         },
+         "DEBUG, INFO, WARNING or ERROR (default: $POLLEN_LOG_LEVEL, else INFO)")
+      ->group(kNode);
+}
 
 Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args,
                                             std::vector<std::string>* rest) {
   NodeCommandOptions options;
-  options.log_level = log_level();  // POLLEN_LOG_LEVEL, unless --log-level says otherwise
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::string value;
-    const size_t eq = flag.find('=');
-    const bool inline_value = flag.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (inline_value) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    if (flag == "--insecure") {
-      options.fleet.insecure = true;
-      continue;
-    }
-    if (!takes_value(flag)) {
-      rest->push_back(args[i]);
-      continue;
-    }
-    if (!inline_value) {
-      if (i + 1 >= args.size()) return invalid_argument(flag + " needs a value");
-      value = args[++i];
-    }
-    POLLEN_ASSIGN_OR_RETURN(bool applied, apply_valued(flag, value, &options));
-    (void)applied;
+  CLI::App app;
+  app.allow_extras();
+  app.prefix_command(false);
+  add_node_options(app, &options);
+  // CLI11 parses a reversed vector (it pops from the back).
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return invalid_argument(e.what());
   }
-  if (options.fleet.insecure && !options.fleet.root_certificates.empty()) {
-    return invalid_argument("--insecure and --root-certificates cannot be used together");
-  }
+  *rest = app.remaining();
   return options;
-}
-
-const char* node_flags_usage() {
-  return "connection (as flower-supernode):\n"
-         "  --superlink HOST:PORT              SuperLink Fleet API address (127.0.0.1:9092)\n"
-         "  --insecure                         plaintext gRPC (no TLS)\n"
-         "  --root-certificates FILE           PEM roots for TLS (default: system roots)\n"
-         "  --auth-supernode-private-key FILE  a key registered with `flwr supernode register`\n"
-         "  --max-retries N                    give up a call after N retries (default: never)\n"
-         "  --max-wait-time SECONDS            give up a call after retrying this long\n"
-         "node:\n"
-         "  --poll-interval SECONDS            wait between empty polls (3)\n"
-         "  --max-replies N                    stop after N replies (default: run until stopped)\n"
-         "  --log-level LEVEL                  DEBUG, INFO, WARNING, ERROR (or POLLEN_LOG_LEVEL)\n";
 }
 
 int run_node_command(const NodeCommandOptions& options, Client& client) {

@@ -12,6 +12,10 @@
 #include "pollen/runtime/node.h"
 #include "pollen/transport/fleet.h"
 
+namespace CLI {
+class App;
+}
+
 namespace pollen::cli {
 
 struct NodeCommandOptions {
@@ -20,17 +24,20 @@ struct NodeCommandOptions {
   LogLevel log_level = LogLevel::kInfo;
 };
 
-// Parses the connection flags flower-supernode has, with the same names:
+// Adds the connection flags flower-supernode has, with the same names:
 //   --superlink HOST:PORT  --insecure  --root-certificates FILE
 //   --auth-supernode-private-key FILE  --max-retries N  --max-wait-time SECONDS
-// plus Pollen's --poll-interval SECONDS, --max-replies N, --log-level LEVEL.
-// Flags it does not know are left in `rest`, in order, for the caller.
-// INVALID_ARGUMENT names the flag and what was wrong with its value.
+// plus Pollen's --poll-interval SECONDS, --max-replies N, --log-level LEVEL,
+// to `app`, writing into `options`. Values are checked as they are parsed
+// (CLI::ValidationError names the flag). options->log_level starts as
+// POLLEN_LOG_LEVEL says.
+void add_node_options(CLI::App& app, NodeCommandOptions* options);
+
+// Parses the flags above from `args` (no program name). Flags it does not
+// know are left in `rest`, in order, for the caller. INVALID_ARGUMENT names
+// the flag and what was wrong with its value.
 Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args,
                                             std::vector<std::string>* rest);
-
-// Usage text for the flags above.
-const char* node_flags_usage();
 
 // Connects and runs `client` until SIGINT/SIGTERM (or --max-replies).
 // Returns the process exit code: 0 after a clean stop, 1 when the node could

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -176,6 +177,8 @@ std::string exception_message(const std::exception& e) {
   }
   return e.what();
 }
+
+std::string libtorch_version() { return TORCH_VERSION; }
 
 bool cuda_available() {
   try {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "pollen/core/version.h"
@@ -35,6 +36,18 @@ const ConfigRecord* instruction_config(const Message& m) {
   return &kEmpty;
 }
 
+std::string evaluation_line(const EvalResult& result) {
+  char line[160];
+  if (result.accuracy) {
+    std::snprintf(line, sizeof(line), "evaluate: loss %.3f, accuracy %.4f on %lld samples",
+                  result.loss, *result.accuracy, static_cast<long long>(result.num_examples));
+  } else {
+    std::snprintf(line, sizeof(line), "evaluate: loss %.3f on %lld samples", result.loss,
+                  static_cast<long long>(result.num_examples));
+  }
+  return line;
+}
+
 }  // namespace
 
 TorchClient::TorchClient(Model& model, const Dataset& train_data, const Dataset* eval_data,
@@ -66,6 +79,7 @@ Result<RecordDict> TorchClient::evaluate(const Message& instruction) {
   POLLEN_ASSIGN_OR_RETURN(
       EvalResult result,
       pollen::evaluate(model_, data, options_.eval_batch_size, options_.train.loss));
+  if (options_.progress) options_.progress(evaluation_line(result));
   MetricRecord metrics;
   metrics.set("eval_loss", result.loss);
   if (result.accuracy) metrics.set("eval_acc", *result.accuracy);

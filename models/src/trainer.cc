@@ -370,10 +370,14 @@ Status train_step(Loop& loop, const Batch& batch, EpochStats* stats) {
 }
 
 std::string epoch_line(int64_t epoch, int64_t epochs, const EpochStats& stats, double seconds) {
-  char line[160];
-  std::snprintf(line, sizeof(line), "epoch %lld/%lld: loss %.3f, %.0f samples/s, %.1f s",
+  char accuracy[48] = "";
+  if (std::optional<double> acc = stats.accuracy_or_none()) {
+    std::snprintf(accuracy, sizeof(accuracy), ", accuracy %.4f", *acc);
+  }
+  char line[192];
+  std::snprintf(line, sizeof(line), "epoch %lld/%lld: loss %.3f%s, %.0f samples/s, %.1f s",
                 static_cast<long long>(epoch), static_cast<long long>(epochs), stats.mean_loss(),
-                static_cast<double>(stats.samples) / std::max(seconds, 1e-9), seconds);
+                accuracy, static_cast<double>(stats.samples) / std::max(seconds, 1e-9), seconds);
   return line;
 }
 

@@ -94,6 +94,7 @@ Result<FedAvgResult> run_fedavg(SuperLinkLite& link, uint64_t run_id,
       POLLEN_ASSIGN_OR_RETURN(summary.evaluate.metrics,
                               aggregate_metric_records(evaluated, weight_key));
     }
+    if (config.on_round) config.on_round(summary);
     result.rounds.push_back(std::move(summary));
   }
   return result;

@@ -1,28 +1,46 @@
 // pollen-superlink-lite: serve the Fleet API, wait for nodes, run FedAvg on
-// a small built-in model, print what each round received, exit.
+// a small built-in model (or arrays from a .npz file), report each round as
+// it completes, exit.
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "pollen/core/node_config.h"
+#include "pollen/core/npz.h"
 #include "pollen/superlink_lite/fedavg.h"
 #include "pollen/superlink_lite/superlink_lite.h"
+#include "round_report.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: pollen-superlink-lite (--insecure | --ssl-certfile FILE --ssl-keyfile FILE)\n"
     "                             [--address HOST:PORT] [--rounds N] [--min-nodes N]\n"
-    "                             [--wait-timeout SECONDS] [--round-timeout SECONDS]\n\n"
+    "                             [--wait-timeout SECONDS] [--round-timeout SECONDS]\n"
+    "                             [--initial-arrays FILE.npz] [--save-arrays FILE.npz]\n"
+    "                             [--train-config CONFIG] [--evaluate-config CONFIG]\n"
+    "                             [--metrics-out FILE]\n\n"
     "A conformance stand-in for Flower's SuperLink: serves the Fleet API (default\n"
     "127.0.0.1:9092), waits until --min-nodes nodes are online (default 2), runs\n"
-    "--rounds rounds of FedAvg (default 1) on a small built-in model and exits.\n";
+    "--rounds rounds of FedAvg (default 1) and exits.\n\n"
+    "  --initial-arrays FILE.npz  start from these arrays (np.savez) instead of a\n"
+    "                             small built-in model\n"
+    "  --save-arrays FILE.npz     write the final global arrays there\n"
+    "  --train-config CONFIG      the \"config\" record sent with \"train\", in\n"
+    "                             --node-config syntax: \"lr=0.05 local-epochs=1\"\n"
+    "                             (default \"lr=0.01\")\n"
+    "  --evaluate-config CONFIG   the same for \"evaluate\" (default empty)\n"
+    "  --metrics-out FILE         rewrite FILE with one JSON line per round, added as\n"
+    "                             each round completes\n";
 
 struct Flags {
   pollen::SuperLinkOptions options;
@@ -31,7 +49,24 @@ struct Flags {
   int min_nodes = 2;
   int wait_timeout_s = 600;
   int round_timeout_s = 3600;
+  std::string initial_arrays;
+  std::string save_arrays;
+  std::string metrics_out;
+  std::optional<pollen::ConfigRecord> train_config;
+  pollen::ConfigRecord evaluate_config;
 };
+
+// Parses a --train-config/--evaluate-config value; false after printing why.
+bool parse_config_flag(const std::string& flag, const std::string& value,
+                       pollen::ConfigRecord* config) {
+  pollen::Result<pollen::ConfigRecord> parsed = pollen::parse_node_config(value);
+  if (!parsed.ok()) {
+    std::cerr << "pollen-superlink-lite: " << flag << ": " << parsed.status().message() << "\n";
+    return false;
+  }
+  *config = std::move(parsed).value();
+  return true;
+}
 
 // Returns false (after printing why) on a bad command line.
 bool parse_flags(int argc, char** argv, Flags* flags) {
@@ -64,6 +99,16 @@ bool parse_flags(int argc, char** argv, Flags* flags) {
       flags->wait_timeout_s = static_cast<int>(number);
     } else if (is_number && flag == "--round-timeout") {
       flags->round_timeout_s = static_cast<int>(number);
+    } else if (!value.empty() && flag == "--initial-arrays") {
+      flags->initial_arrays = value;
+    } else if (!value.empty() && flag == "--save-arrays") {
+      flags->save_arrays = value;
+    } else if (!value.empty() && flag == "--metrics-out") {
+      flags->metrics_out = value;
+    } else if (flag == "--train-config") {
+      if (!parse_config_flag(flag, value, &flags->train_config.emplace())) return false;
+    } else if (flag == "--evaluate-config") {
+      if (!parse_config_flag(flag, value, &flags->evaluate_config)) return false;
     } else {
       std::cerr << "pollen-superlink-lite: bad flag or value: " << flag << " " << value << "\n";
       return false;
@@ -89,22 +134,62 @@ pollen::ArrayRecord builtin_model() {
   return model;
 }
 
-std::string format_metrics(const pollen::MetricRecord& metrics) {
-  std::ostringstream out;
-  for (const auto& [key, value] : metrics) {
-    out << " " << key << "=";
-    if (const double* d = std::get_if<double>(&value)) {
-      out << *d;
-    } else if (const auto* list = std::get_if<std::vector<double>>(&value)) {
-      out << "[" << list->size() << " values]";
-    }
-  }
-  return out.str();
+pollen::Result<pollen::ArrayRecord> initial_arrays(const Flags& flags) {
+  if (flags.initial_arrays.empty()) return builtin_model();
+  POLLEN_ASSIGN_OR_RETURN(pollen::ArrayRecord arrays, pollen::read_npz(flags.initial_arrays));
+  if (arrays.empty()) return pollen::invalid_argument(flags.initial_arrays + ": holds no arrays");
+  return arrays;
 }
 
-void print_step(const char* name, const pollen::FedAvgStep& step) {
-  std::cout << "  " << name << ": " << step.replies << " replies, " << step.errors << " errors, "
-            << step.missing << " missing;" << format_metrics(step.metrics) << "\n";
+// Runs FedAvg on the nodes online, reporting each round as it completes.
+// Returns the exit code.
+int run(pollen::SuperLinkLite& link, const Flags& flags, pollen::ArrayRecord arrays,
+        std::ofstream* metrics) {
+  const uint64_t run_id = link.create_run();
+  pollen::FedAvgConfig config;
+  config.num_rounds = flags.rounds;
+  config.round_timeout = std::chrono::seconds(flags.round_timeout_s);
+  if (flags.train_config) {
+    config.train_config = *flags.train_config;
+  } else {
+    config.train_config.set("lr", 0.01);
+  }
+  config.evaluate_config = flags.evaluate_config;
+  const auto start = std::chrono::steady_clock::now();
+  bool metrics_ok = true;
+  config.on_round = [&](const pollen::FedAvgRound& round) {
+    pollen::print_round(std::cout, round);
+    std::cout.flush();
+    if (metrics->is_open()) {
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      *metrics << pollen::round_json(round, elapsed.count()).dump() << "\n";
+      metrics->flush();
+      metrics_ok = metrics_ok && metrics->good();
+    }
+  };
+  std::cout << "run " << run_id << ": FedAvg, " << flags.rounds << " round(s), "
+            << link.online_nodes().size() << " node(s) online" << std::endl;
+  auto result = pollen::run_fedavg(link, run_id, {}, std::move(arrays), config);
+  link.finish_run(run_id).ignore();
+  if (!result.ok()) {
+    std::cerr << "pollen-superlink-lite: " << result.status() << "\n";
+    return 1;
+  }
+  int rc = 0;
+  if (!metrics_ok) {
+    std::cerr << "pollen-superlink-lite: cannot write " << flags.metrics_out << "\n";
+    rc = 1;
+  }
+  if (!flags.save_arrays.empty()) {
+    pollen::Status saved = pollen::write_npz(flags.save_arrays, result->arrays);
+    if (!saved.ok()) {
+      std::cerr << "pollen-superlink-lite: " << saved << "\n";
+      return 1;
+    }
+    std::cout << "saved " << result->arrays.size() << " arrays to " << flags.save_arrays
+              << std::endl;
+  }
+  return rc;
 }
 
 }  // namespace
@@ -118,6 +203,20 @@ int main(int argc, char** argv) {
   if (!parse_flags(argc, argv, &flags)) {
     std::cerr << kUsage;
     return 2;
+  }
+  // Files first: a bad path should fail before anyone waits for nodes.
+  pollen::Result<pollen::ArrayRecord> arrays = initial_arrays(flags);
+  if (!arrays.ok()) {
+    std::cerr << "pollen-superlink-lite: " << arrays.status() << "\n";
+    return 1;
+  }
+  std::ofstream metrics;
+  if (!flags.metrics_out.empty()) {
+    metrics.open(flags.metrics_out, std::ios::trunc);
+    if (!metrics) {
+      std::cerr << "pollen-superlink-lite: cannot write " << flags.metrics_out << "\n";
+      return 1;
+    }
   }
   // SIGINT/SIGTERM are taken by a watcher thread that shuts the server down,
   // which ends every wait below.
@@ -153,25 +252,7 @@ int main(int argc, char** argv) {
     std::cerr << "pollen-superlink-lite: " << nodes.status() << "\n";
     rc = 1;
   } else {
-    const uint64_t run_id = (*link)->create_run();
-    pollen::FedAvgConfig config;
-    config.num_rounds = flags.rounds;
-    config.round_timeout = std::chrono::seconds(flags.round_timeout_s);
-    config.train_config.set("lr", 0.01);
-    std::cout << "run " << run_id << ": FedAvg, " << flags.rounds << " round(s), " << nodes->size()
-              << " node(s) online" << std::endl;
-    auto result = pollen::run_fedavg(**link, run_id, {}, builtin_model(), config);
-    if (!result.ok()) {
-      std::cerr << "pollen-superlink-lite: " << result.status() << "\n";
-      rc = 1;
-    } else {
-      for (const pollen::FedAvgRound& round : result->rounds) {
-        std::cout << "round " << round.round << "\n";
-        print_step("train", round.train);
-        print_step("evaluate", round.evaluate);
-      }
-    }
-    (*link)->finish_run(run_id).ignore();
+    rc = run(**link, flags, std::move(arrays).value(), &metrics);
   }
   done.store(true);
   watcher.join();

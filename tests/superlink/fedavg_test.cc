@@ -180,6 +180,9 @@ TEST_F(FedAvgTest, TwoRoundsOverGrpc) {
   config.train_config.set("lr", 0.1);
   config.round_timeout = std::chrono::seconds(20);
   config.poll_interval = std::chrono::milliseconds(20);
+  // Each round is reported as it completes, with what the result holds later.
+  std::vector<FedAvgRound> reported;
+  config.on_round = [&reported](const FedAvgRound& round) { reported.push_back(round); };
   const uint64_t run_id = link->create_run();
   Result<FedAvgResult> result = run_fedavg(*link, run_id, {}, initial, config);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -187,6 +190,12 @@ TEST_F(FedAvgTest, TwoRoundsOverGrpc) {
   b.stop();
 
   ASSERT_EQ(result->rounds.size(), 2u);
+  ASSERT_EQ(reported.size(), 2u);
+  for (size_t i = 0; i < reported.size(); ++i) {
+    EXPECT_EQ(reported[i].round, static_cast<int>(i) + 1);
+    EXPECT_EQ(reported[i].train.replies, result->rounds[i].train.replies);
+    EXPECT_EQ(reported[i].evaluate.metrics, result->rounds[i].evaluate.metrics);
+  }
   for (const FedAvgRound& round : result->rounds) {
     EXPECT_EQ(round.train.sent, 3u);
     EXPECT_EQ(round.train.replies, 2u);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "pollen/core/node_config.h"
 #include "pollen/core/records.h"
 #include "pollen/core/status.h"
 
@@ -98,18 +99,6 @@ Result<std::unique_ptr<Dataset>> open_dataset(const std::string& path,
 // partitions than samples), since a node without data cannot train.
 Result<std::unique_ptr<Dataset>> partition(std::unique_ptr<Dataset> dataset, int64_t partition_id,
                                            int64_t num_partitions);
-
-// flower-supernode's --node-config value, in order of appearance.
-using NodeConfig = ConfigRecord;
-
-// Parses "partition-id=0 num-partitions=4 name='x'" as flower-supernode
-// does: whitespace-separated key=value pairs whose values are TOML scalars:
-// integers (int64_t), floats (double), true/false (bool) or strings quoted
-// with '...' or "..." (which may contain spaces). Unlike Flower, which skips
-// what its pattern does not match, every token must be a valid pair:
-// INVALID_ARGUMENT naming the token for a missing '=', an empty key, an
-// unquoted word, an unterminated quote or a repeated key.
-Result<NodeConfig> parse_node_config(const std::string& text);
 
 }  // namespace pollen
 

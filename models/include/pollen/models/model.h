@@ -32,6 +32,9 @@ struct ModelOptions {
 // Whether LibTorch can use a CUDA device in this process.
 bool cuda_available();
 
+// The LibTorch version this build uses, e.g. "1.13.0".
+std::string libtorch_version();
+
 class Model {
  public:
   // Loads the TorchScript file `path` onto options.device. Errors name the

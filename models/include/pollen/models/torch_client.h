@@ -20,7 +20,8 @@ struct TorchClientOptions {
   // (see apply_server_config).
   TrainConfig train;
   int64_t eval_batch_size = 64;
-  // Where progress lines go (one per epoch); nothing when empty.
+  // Where progress lines go (one per training epoch, one per evaluation);
+  // nothing when empty.
   std::function<void(const std::string&)> progress;
 };
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "pollen/superlink_lite/superlink_lite.h"
 
 namespace pollen {
+
+struct FedAvgRound;
 
 struct FedAvgConfig {
   int num_rounds = 1;
@@ -33,6 +36,9 @@ struct FedAvgConfig {
   std::string arrayrecord_key = "arrays";
   std::string configrecord_key = "config";
   std::string weighted_by_key = "num-examples";
+  // Called after each round's evaluate step, on run_fedavg's thread, so a
+  // caller can report progress while the run goes on. Optional.
+  std::function<void(const FedAvgRound&)> on_round;
 };
 
 // What one step (train or evaluate) of a round received.

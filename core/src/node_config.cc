@@ -1,13 +1,13 @@
 // flower-supernode's --node-config: "key=value key2='text'". Flower turns
 // each pair into a line of TOML, so values follow TOML's scalar rules.
+#include "pollen/core/node_config.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include "pollen/models/dataset.h"
 
 namespace pollen {
 namespace {

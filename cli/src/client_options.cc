@@ -1,0 +1,130 @@
+#include "client_options.h"
+
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "json_config.h"
+
+namespace pollen::cli {
+
+namespace {
+
+constexpr char kModel[] = "Model and data";
+constexpr char kTraining[] = "Training defaults (the server's config overrides them each round)";
+constexpr char kState[] = "State on the device";
+
+void add_model_options(CLI::App& app, ClientOptions* o) {
+  app.add_option("--model", o->model, "TorchScript file (torch.jit.script(model).save)")
+      ->group(kModel);
+  app.add_option("--device", o->model_options.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str()
+      ->group(kModel);
+  app.add_option("--threads", o->model_options.threads,
+                 "LibTorch intra-op threads (0: one per physical core)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kModel);
+  app.add_option("--trainable", o->client.train.trainable_prefixes,
+                 "train only parameters whose names start with these prefixes (comma-separated;"
+                 " default: every parameter with requires_grad)")
+      ->delimiter(',')
+      ->group(kModel);
+  app.add_option("--train-data", o->train_data,
+                 "training data: a torch.save({'x': X, 'y': Y}) file (.pt), a CSV file or a"
+                 " directory of them")
+      ->group(kModel);
+  app.add_option("--eval-data", o->eval_data, "evaluation data, same formats (default: train data)")
+      ->group(kModel);
+  app.add_option("--label-column", o->data.label_column,
+                 "CSV label column, by header name or index (default: the last)")
+      ->group(kModel);
+  app.add_option("--node-config", o->node_config,
+                 "as flower-supernode: \"partition-id=0 num-partitions=4\" trains on that"
+                 " partition of --train-data")
+      ->group(kModel);
+}
+
+void add_training_options(CLI::App& app, ClientOptions* o) {
+  TrainConfig& t = o->client.train;
+  app.add_option("--lr", t.lr, "learning rate (server key: lr)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(kTraining);
+  app.add_option("--local-epochs", t.local_epochs, "epochs per round (local-epochs)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(kTraining);
+  app.add_option("--local-steps", t.local_steps,
+                 "optimizer steps per round instead of epochs (local-steps; 0: use epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kTraining);
+  app.add_option("--batch-size", t.batch_size, "batch size (batch-size)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(kTraining);
+  app.add_option("--optimizer", t.optimizer, "sgd, adam or adamw (optimizer)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->group(kTraining);
+  app.add_option("--momentum", t.momentum, "SGD momentum (momentum)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kTraining);
+  app.add_option("--weight-decay", t.weight_decay, "weight decay (weight-decay)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kTraining);
+  app.add_flag("--nesterov", t.nesterov, "Nesterov momentum for SGD")->group(kTraining);
+  app.add_option("--proximal-mu", t.proximal_mu, "FedProx proximal term (proximal-mu)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kTraining);
+  app.add_option("--clip-norm", t.clip_norm, "clip gradients to this L2 norm (clip-norm)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kTraining);
+  app.add_option("--loss", t.loss,
+                 "auto (the model's own loss() method, else cross_entropy for class labels,"
+                 " mse otherwise), cross_entropy or mse")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cross_entropy", "mse"}))
+      ->group(kTraining);
+  app.add_option("--seed", t.seed, "shuffle and dropout seed (seed)")->group(kTraining);
+  app.add_flag("--mixed-precision", t.mixed_precision, "float16 autocast (CUDA only)")
+      ->group(kTraining);
+  app.add_option("--eval-batch-size", o->client.eval_batch_size, "batch size for evaluation")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(kTraining);
+}
+
+void add_state_options(CLI::App& app, ClientOptions* o) {
+  app.add_option("--state-dir", o->state_dir,
+                 "keep the last global and local model here (global.npz, local.npz, state.json)"
+                 " and resume from them on restart")
+      ->group(kState);
+  app.add_flag("--persistent-key", o->persistent_key,
+               "keep the node key in STATE_DIR/node.key (made on first start) and use it as"
+               " --auth-supernode-private-key")
+      ->group(kState);
+}
+
+}  // namespace
+
+void add_client_options(CLI::App& app, ClientOptions* o) {
+  add_node_options(app, &o->node);
+  add_model_options(app, o);
+  add_training_options(app, o);
+  add_state_options(app, o);
+  app.set_config("--config", "", "JSON file with any of these flags as keys; flags override it");
+  app.config_formatter(std::make_shared<JsonConfig>(&app));
+}
+
+Status check_client_options(const ClientOptions& o) {
+  if (o.model.empty()) return invalid_argument("--model is required (a TorchScript file)");
+  if (o.train_data.empty()) return invalid_argument("--train-data is required");
+  if (o.persistent_key && o.state_dir.empty()) {
+    return invalid_argument("--persistent-key needs --state-dir");
+  }
+  if (o.persistent_key && !o.node.fleet.auth_private_key.empty()) {
+    return invalid_argument("--persistent-key and --auth-supernode-private-key cannot be combined");
+  }
+  return Status::Ok();
+}
+
+}  // namespace pollen::cli

@@ -1,0 +1,231 @@
+// `pollen` as a user runs it: two processes fine-tune the zoo's CNN on
+// label-skewed shards of the UCI digits through the conformance SuperLink
+// with FedAvg, keep their state directories, and a restarted process resumes
+// from its own.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pollen/core/npz.h"
+#include "pollen/runtime/state_dir.h"
+#include "pollen/superlink_lite/fedavg.h"
+#include "pollen/superlink_lite/superlink_lite.h"
+#include "support/test_data.h"
+
+extern char** environ;
+
+namespace pollen {
+namespace {
+
+namespace fs = std::filesystem;
+using pollen::testing::contains;
+using pollen::testing::data_path;
+using std::chrono::seconds;
+
+std::string zoo(const std::string& file) { return std::string(POLLEN_ZOO_DIR) + "/" + file; }
+
+// A `pollen` process whose stdout and stderr go to `log`.
+class PollenProcess {
+ public:
+  PollenProcess(std::vector<std::string> args, const std::string& log) : log_(log) {
+    args.insert(args.begin(), POLLEN_BIN);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~PollenProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // SIGTERM, then the exit code (-1 if it had to be killed).
+  int stop(seconds timeout = seconds(30)) {
+    kill(pid_, SIGTERM);
+    return wait(timeout);
+  }
+  int wait(seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+ private:
+  pid_t pid_ = 0;
+  std::string log_;
+};
+
+std::string scratch(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/pollen-process-" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> node_args(const std::string& address, int client,
+                                   const std::string& state_dir) {
+  return {"--superlink",
+          address,
+          "--insecure",
+          "--model",
+          zoo("cnn8.pt"),
+          "--train-data",
+          data_path("client-" + std::to_string(client) + ".csv"),
+          "--eval-data",
+          data_path("test.csv"),
+          "--device",
+          "cpu",
+          "--threads",
+          "1",
+          "--momentum",
+          "0.9",
+          "--seed",
+          std::to_string(client),
+          "--poll-interval",
+          "0.05",
+          "--state-dir",
+          state_dir};
+}
+
+double metric(const MetricRecord& m, const char* key) {
+  const MetricValue* v = m.find(key);
+  return v != nullptr && std::holds_alternative<double>(*v) ? std::get<double>(*v) : -1;
+}
+
+TEST(PollenProcessTest, TwoProcessesLearnDigitsAndKeepTheirState) {
+  auto link = SuperLinkLite::start();
+  ASSERT_TRUE(link.ok()) << link.status();
+  const std::string dir = scratch("learn");
+  PollenProcess a(node_args((*link)->address(), 0, dir + "/state-0"), dir + "/node-0.log");
+  PollenProcess b(node_args((*link)->address(), 1, dir + "/state-1"), dir + "/node-1.log");
+  auto online = (*link)->wait_for_nodes(2, seconds(60));
+  ASSERT_TRUE(online.ok()) << online.status() << "\n" << a.log() << b.log();
+
+  Result<ArrayRecord> initial = read_npz(zoo("cnn8.npz"));
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  const uint64_t run = (*link)->create_run();
+  FedAvgConfig config;
+  config.num_rounds = 3;
+  config.poll_interval = std::chrono::milliseconds(20);
+  config.round_timeout = seconds(300);
+  config.train_config.set("lr", 0.05);
+  config.train_config.set("local-epochs", int64_t{1});
+  auto result = run_fedavg(**link, run, *online, *initial, config);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << a.log() << b.log();
+
+  std::vector<double> accuracy;
+  for (const FedAvgRound& round : result->rounds) {
+    EXPECT_EQ(round.train.replies, 2u) << a.log() << b.log();
+    EXPECT_EQ(round.evaluate.replies, 2u);
+    accuracy.push_back(metric(round.evaluate.metrics, "eval_acc"));
+  }
+  // The held-out digits: both nodes evaluate the global model on test.csv.
+  std::cout << "held-out accuracy per round: " << accuracy[0] << " " << accuracy[1] << " "
+            << accuracy[2] << "\n";
+  EXPECT_GT(accuracy[2], accuracy[0] + 0.05);
+  EXPECT_GT(accuracy[2], 0.85);
+
+  // Progress: one line per local epoch, with loss and throughput.
+  EXPECT_TRUE(contains(a.log(), "epoch 1/1: loss"));
+  EXPECT_TRUE(contains(a.log(), "samples/s"));
+  EXPECT_TRUE(contains(a.log(), "evaluate: loss "));
+
+  // Each state directory holds the last round's global model exactly as sent
+  // and the node's last local model.
+  Result<StateDir> state = StateDir::open(dir + "/state-0");
+  ASSERT_TRUE(state.ok());
+  Result<SavedState> saved = state->read_state();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_TRUE(saved->local.has_value() && saved->global.has_value());
+  EXPECT_EQ(saved->local->server_round, 3);
+  EXPECT_EQ(saved->local->run_id, run);
+  Result<ArrayRecord> local = read_npz(state->local_path());
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->size(), initial->size());
+
+  EXPECT_EQ(a.stop(), 0) << a.log();
+  EXPECT_EQ(b.stop(), 0) << b.log();
+  EXPECT_TRUE(contains(a.log(), "Stopped by signal"));
+
+  // A restarted node picks its local model up again and reports it.
+  PollenProcess again(node_args((*link)->address(), 0, dir + "/state-0"), dir + "/again.log");
+  auto back = (*link)->wait_for_nodes(1, seconds(60));
+  ASSERT_TRUE(back.ok()) << again.log();
+  EXPECT_TRUE(
+      contains(again.log(), "Resumed the local model of run " + std::to_string(run) + ", round 3"));
+  const uint64_t run2 = (*link)->create_run();
+  auto id = (*link)->push_instruction(run2, (*back)[0], "query", RecordDict());
+  ASSERT_TRUE(id.ok()) << id.status();
+  auto replies = (*link)->wait_for_replies({*id}, seconds(60), std::chrono::milliseconds(20));
+  ASSERT_EQ(replies.size(), 1u) << again.log();
+  const Message& reply = replies.begin()->second;
+  ASSERT_TRUE(reply.has_content()) << (reply.error ? reply.error->reason : "");
+  const ConfigRecord* device = find_config_record(*reply.content, "config");
+  ASSERT_NE(device, nullptr);
+  ASSERT_NE(device->find("state-server-round"), nullptr);
+  EXPECT_EQ(std::get<int64_t>(*device->find("state-server-round")), 3);
+  EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
+TEST(PollenProcessTest, SetupErrorsExitOneNamingTheCause) {
+  const std::string dir = scratch("errors");
+  struct Case {
+    std::vector<std::string> args;
+    const char* expected;
+  };
+  const std::string model = zoo("cnn8.pt");
+  const std::string data = data_path("client-0.csv");
+  std::ofstream(dir + "/wrong.csv") << "a,b,label\n1,2,0\n3,4,1\n";
+  for (const Case& c : {
+           Case{{"--model", dir + "/missing.pt", "--train-data", data}, "missing.pt"},
+           Case{{"--model", data, "--train-data", data}, "client-0.csv"},
+           Case{{"--model", model, "--train-data", dir + "/none.csv"}, "none.csv"},
+           Case{{"--model", model, "--train-data", dir + "/wrong.csv"}, "--train-data"},
+           Case{{"--model", model, "--train-data", data, "--device", "cuda:99"}, "cuda:99"},
+           Case{{"--model", model, "--train-data", data, "--node-config",
+                 "partition-id=5 num-partitions=2"},
+                "partition"},
+       }) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--superlink", "127.0.0.1:1", "--insecure", "--max-retries", "0"});
+    PollenProcess p(args, dir + "/error.log");
+    EXPECT_EQ(p.wait(seconds(60)), 1) << p.log();
+    EXPECT_TRUE(contains(p.log(), c.expected)) << p.log();
+  }
+  // Usage errors exit 2.
+  PollenProcess usage({"--model", model}, dir + "/usage.log");
+  EXPECT_EQ(usage.wait(seconds(30)), 2);
+  EXPECT_TRUE(contains(usage.log(), "--train-data is required"));
+}
+
+}  // namespace
+}  // namespace pollen
