@@ -114,7 +114,8 @@ set yrange [0:1]
 set y2range [0:*]
 set ytics nomirror
 set y2tics
-set key bottom right
+set key center right
+set xtics 1
 set grid
 plot "{data}" using 1:5 with linespoints lw 2 title "held-out accuracy", \\
      "{data}" using 1:3 with linespoints title "local train accuracy", \\

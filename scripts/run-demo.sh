@@ -98,7 +98,7 @@ port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 echo "==== FedAvg on 127.0.0.1:$port: $clients clients x $rounds rounds, cnn8 on the UCI digits ===="
 "$superlink_lite" --insecure --address "127.0.0.1:$port" --rounds "$rounds" \
   --min-nodes "$clients" --wait-timeout 120 --initial-arrays "$zoo/cnn8.npz" \
-  --train-config "lr=0.05 local-epochs=1" --metrics-out "$work/metrics.jsonl" \
+  --train-config "lr=0.05 local-epochs=1" --poll-ms 500 --metrics-out "$work/metrics.jsonl" \
   --save-arrays "$work/global.npz" >"$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")

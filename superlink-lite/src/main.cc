@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "                             [--wait-timeout SECONDS] [--round-timeout SECONDS]\n"
     "                             [--initial-arrays FILE.npz] [--save-arrays FILE.npz]\n"
     "                             [--train-config CONFIG] [--evaluate-config CONFIG]\n"
-    "                             [--metrics-out FILE]\n\n"
+    "                             [--metrics-out FILE] [--poll-ms N]\n\n"
     "A conformance stand-in for Flower's SuperLink: serves the Fleet API (default\n"
     "127.0.0.1:9092), waits until --min-nodes nodes are online (default 2), runs\n"
     "--rounds rounds of FedAvg (default 1) and exits.\n\n"
@@ -40,7 +40,9 @@ constexpr char kUsage[] =
     "                             (default \"lr=0.01\")\n"
     "  --evaluate-config CONFIG   the same for \"evaluate\" (default empty)\n"
     "  --metrics-out FILE         rewrite FILE with one JSON line per round, added as\n"
-    "                             each round completes\n";
+    "                             each round completes\n"
+    "  --poll-ms N                how often replies are polled for, in milliseconds\n"
+    "                             (default 3000, as Flower's ServerApp)\n";
 
 struct Flags {
   pollen::SuperLinkOptions options;
@@ -49,6 +51,7 @@ struct Flags {
   int min_nodes = 2;
   int wait_timeout_s = 600;
   int round_timeout_s = 3600;
+  int poll_ms = 3000;
   std::string initial_arrays;
   std::string save_arrays;
   std::string metrics_out;
@@ -97,6 +100,8 @@ bool parse_flags(int argc, char** argv, Flags* flags) {
       flags->min_nodes = static_cast<int>(number);
     } else if (is_number && flag == "--wait-timeout") {
       flags->wait_timeout_s = static_cast<int>(number);
+    } else if (is_number && flag == "--poll-ms") {
+      flags->poll_ms = static_cast<int>(number);
     } else if (is_number && flag == "--round-timeout") {
       flags->round_timeout_s = static_cast<int>(number);
     } else if (!value.empty() && flag == "--initial-arrays") {
@@ -149,6 +154,7 @@ int run(pollen::SuperLinkLite& link, const Flags& flags, pollen::ArrayRecord arr
   pollen::FedAvgConfig config;
   config.num_rounds = flags.rounds;
   config.round_timeout = std::chrono::seconds(flags.round_timeout_s);
+  config.poll_interval = std::chrono::milliseconds(flags.poll_ms);
   if (flags.train_config) {
     config.train_config = *flags.train_config;
   } else {
