@@ -10,6 +10,7 @@ PACKAGES=(
   libtorch-dev python3-torch
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev openssl nlohmann-json3-dev libgtest-dev
+  gnuplot-nox  # the demo's plot
 )
 
 if [[ $(id -u) -eq 0 ]]; then
