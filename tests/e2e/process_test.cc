@@ -1,56 +1,38 @@
 // A node as a process, driven through its command line: it joins a
 // federation, answers, and on SIGTERM deactivates, unregisters and exits 0.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node_command.h"
 #include "pollen/superlink_lite/fedavg.h"
 #include "pollen/superlink_lite/superlink_lite.h"
-
-extern char** environ;
+#include "support/child_process.h"
 
 namespace pollen {
 namespace {
 
+using pollen::testing::ChildProcess;
 using std::chrono::seconds;
 
-// Starts the node program with `args`; returns its pid.
-pid_t spawn_node(const std::vector<std::string>& args) {
-  std::vector<std::string> all = {POLLEN_TEST_NODE};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-  return pid;
+// The node program with `args`, its output the test's own.
+std::vector<std::string> node(std::vector<std::string> args) {
+  args.insert(args.begin(), POLLEN_TEST_NODE);
+  return args;
 }
 
-// Waits up to `timeout` for `pid`; returns its exit code, or -1.
-int wait_exit(pid_t pid, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
+int exit_code(std::vector<std::string> args, seconds timeout = seconds(30)) {
+  ChildProcess process(node(std::move(args)));
+  return process.wait(timeout);
 }
 
 TEST(ProcessTest, NodeProcessServesAndExitsZeroOnSigterm) {
   auto link = SuperLinkLite::start();
   ASSERT_TRUE(link.ok());
-  const pid_t pid = spawn_node({"--superlink", (*link)->address(), "--insecure", "--poll-interval",
-                                "0.05", "--target", "2", "--examples", "5"});
+  ChildProcess process(node({"--superlink", (*link)->address(), "--insecure", "--poll-interval",
+                             "0.05", "--target", "2", "--examples", "5"}));
   auto online = (*link)->wait_for_nodes(1, seconds(30));
   ASSERT_TRUE(online.ok()) << online.status();
   FedAvgConfig config;
@@ -62,8 +44,7 @@ TEST(ProcessTest, NodeProcessServesAndExitsZeroOnSigterm) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->rounds[0].train.replies, 1u);
 
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
-  EXPECT_EQ(wait_exit(pid, seconds(30)), 0);
+  EXPECT_EQ(process.stop(), 0);
   std::vector<std::string> calls;
   for (const CallRecord& call : (*link)->call_log()) {
     if (call.node_id == (*online)[0] && call.method != "SendNodeHeartbeat") {
@@ -76,12 +57,11 @@ TEST(ProcessTest, NodeProcessServesAndExitsZeroOnSigterm) {
 }
 
 TEST(ProcessTest, BadFlagsAndUnreachableServerFailWithAMessage) {
-  EXPECT_EQ(wait_exit(spawn_node({"--max-retries", "many"}), seconds(30)), 2);
-  EXPECT_EQ(wait_exit(spawn_node({"--insecure", "--root-certificates", "ca.pem"}), seconds(30)), 2);
+  EXPECT_EQ(exit_code({"--max-retries", "many"}), 2);
+  EXPECT_EQ(exit_code({"--insecure", "--root-certificates", "ca.pem"}), 2);
   // Nothing listens there; with retries bounded the node gives up and says so.
   EXPECT_EQ(
-      wait_exit(spawn_node({"--superlink", "127.0.0.1:1", "--insecure", "--max-retries", "1"}),
-                seconds(60)),
+      exit_code({"--superlink", "127.0.0.1:1", "--insecure", "--max-retries", "1"}, seconds(60)),
       1);
 }
 

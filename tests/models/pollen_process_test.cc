@@ -2,27 +2,21 @@
 // label-skewed shards of the UCI digits through the conformance SuperLink
 // with FedAvg, keep their state directories, and a restarted process resumes
 // from its own.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
+
+#include <fstream>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "pollen/core/npz.h"
 #include "pollen/runtime/state_dir.h"
 #include "pollen/superlink_lite/fedavg.h"
 #include "pollen/superlink_lite/superlink_lite.h"
+#include "support/child_process.h"
 #include "support/test_data.h"
-
-extern char** environ;
 
 namespace pollen {
 namespace {
@@ -35,53 +29,16 @@ using std::chrono::seconds;
 std::string zoo(const std::string& file) { return std::string(POLLEN_ZOO_DIR) + "/" + file; }
 
 // A `pollen` process whose stdout and stderr go to `log`.
-class PollenProcess {
+class PollenProcess : public pollen::testing::ChildProcess {
  public:
-  PollenProcess(std::vector<std::string> args, const std::string& log) : log_(log) {
-    args.insert(args.begin(), POLLEN_BIN);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~PollenProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // SIGTERM, then the exit code (-1 if it had to be killed).
-  int stop(seconds timeout = seconds(30)) {
-    kill(pid_, SIGTERM);
-    return wait(timeout);
-  }
-  int wait(seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  PollenProcess(std::vector<std::string> args, const std::string& log)
+      : ChildProcess(with_program(std::move(args)), log) {}
 
  private:
-  pid_t pid_ = 0;
-  std::string log_;
+  static std::vector<std::string> with_program(std::vector<std::string> args) {
+    args.insert(args.begin(), POLLEN_BIN);
+    return args;
+  }
 };
 
 std::string scratch(const std::string& name) {
