@@ -171,11 +171,26 @@ std::vector<StateEntry> state_entries(const torch::jit::Module& module) {
   return entries;
 }
 
+namespace {
+
+// The interpreter prefixes the error with a traceback of the serialized
+// TorchScript code, many lines that name generated files; the error itself
+// is the last line ("RuntimeError: shape '[2, 1, 8, 8]' is invalid ...").
+std::string without_script_traceback(const std::string& text) {
+  if (text.find("Traceback of TorchScript") == std::string::npos) return text;
+  size_t end = text.find_last_not_of(" \n");
+  if (end == std::string::npos) return text;
+  const size_t start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1, end - start);
+}
+
+}  // namespace
+
 std::string exception_message(const std::exception& e) {
   if (const auto* error = dynamic_cast<const c10::Error*>(&e)) {
-    return error->what_without_backtrace();
+    return without_script_traceback(error->what_without_backtrace());
   }
-  return e.what();
+  return without_script_traceback(e.what());
 }
 
 std::string libtorch_version() { return TORCH_VERSION; }
