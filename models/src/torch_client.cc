@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "device_info.h"
 #include "pollen/core/version.h"
 
 namespace pollen {
@@ -92,8 +93,18 @@ Result<RecordDict> TorchClient::evaluate(const Message& instruction) {
 Result<RecordDict> TorchClient::query(const Message&) {
   ConfigRecord device;
   device.set("pollen-version", std::string(kPollenVersion));
+  device.set("libtorch-version", libtorch_version());
   device.set("device", model_.device_name());
+  device.set("cpu-model", cpu_model());
   device.set("cpu-cores", static_cast<int64_t>(std::thread::hardware_concurrency()));
+  if (const std::string board = board_model(); !board.empty()) device.set("board", board);
+  const std::string name = model_.device_name();
+  if (name.rfind("cuda:", 0) == 0) {
+    if (std::optional<GpuInfo> gpu = gpu_info(std::stoi(name.substr(5)))) {
+      device.set("gpu-name", gpu->name);
+      device.set("gpu-memory-bytes", gpu->memory_bytes);
+    }
+  }
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
   if (pages > 0 && page_size > 0) {

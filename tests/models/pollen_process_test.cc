@@ -150,6 +150,14 @@ TEST(PollenProcessTest, TwoProcessesLearnDigitsAndKeepTheirState) {
   ASSERT_NE(device, nullptr);
   ASSERT_NE(device->find("state-server-round"), nullptr);
   EXPECT_EQ(std::get<int64_t>(*device->find("state-server-round")), 3);
+  // ... and describes the device, so a server can sample on it.
+  for (const char* key : {"pollen-version", "libtorch-version", "device", "cpu-model"}) {
+    const ConfigValue* value = device->find(key);
+    ASSERT_NE(value, nullptr) << key;
+    EXPECT_FALSE(std::get<std::string>(*value).empty()) << key;
+  }
+  EXPECT_EQ(std::get<std::string>(*device->find("device")), "cpu");
+  EXPECT_GT(std::get<int64_t>(*device->find("memory-bytes")), 0);
   EXPECT_EQ(again.stop(), 0) << again.log();
 }
 
