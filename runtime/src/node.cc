@@ -112,6 +112,9 @@ class NodeLoop {
 
   // What to do when a call fails: reconnect, drop, or give up.
   Status on_error(const char* what, const Status& status) {
+    // A stop requested while a call was retrying ends that call with
+    // CANCELLED: the way out, not an error.
+    if (stop_.stop_requested() && status.code() == StatusCode::kCancelled) return Status::Ok();
     switch (status.code()) {
       case StatusCode::kUnauthenticated:
         return reconnect();
