@@ -90,8 +90,11 @@ Status dry_run(Model& model, const Data& data, const ClientOptions& o) {
 
 void log_setup(const ClientOptions& o, const Model& model, const Data& data) {
   Result<std::vector<int64_t>> shape = feature_shape(*data.train);
+  const std::vector<std::string>& prefixes = o.client.train.trainable_prefixes;
   POLLEN_LOG(Info) << "Model " << o.model << " on " << model.device_name() << ": "
-                   << model.num_trainable_parameters() << " trainable parameters";
+                   << model.num_trainable_parameters(prefixes) << " of "
+                   << model.num_trainable_parameters() << " trainable parameters trained"
+                   << (prefixes.empty() ? "" : " (--trainable)");
   POLLEN_LOG(Info) << "Train data " << o.train_data
                    << (o.node_config.empty() ? "" : " (" + o.node_config + ")") << ": "
                    << data.train->size() << " samples of "
@@ -145,6 +148,12 @@ int run_client_command(const ClientOptions& options) {
   Result<Data> data = open_data(o);
   if (!data.ok()) return fail(data.status());
   if (Status s = dry_run(**model, *data, o); !s.ok()) return fail(s);
+  if ((*model)->num_trainable_parameters(o.client.train.trainable_prefixes) == 0) {
+    return fail(
+        invalid_argument("--trainable: no trainable parameter's name starts with one of "
+                         "the given prefixes; `pollen inspect " +
+                         o.model + "` lists the names"));
+  }
   log_setup(o, **model, *data);
 
   std::optional<StateDir> dir;

@@ -286,10 +286,15 @@ Result<ArrayRecord> Model::reply_arrays(const ArrayRecord& received) const {
   });
 }
 
-size_t Model::num_trainable_parameters() const {
+size_t Model::num_trainable_parameters(const std::vector<std::string>& prefixes) const {
   size_t count = 0;
-  for (const auto& p : impl_->module.named_parameters(/*recurse=*/true)) {
-    if (p.value.requires_grad()) count += static_cast<size_t>(p.value.numel());
+  for (const StateEntry& entry : state_entries(impl_->module)) {
+    if (!entry.is_parameter || !entry.tensor.requires_grad()) continue;
+    const bool selected = prefixes.empty() ||
+                          std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
+                            return entry.name.rfind(p, 0) == 0;
+                          });
+    if (selected) count += static_cast<size_t>(entry.tensor.numel());
   }
   return count;
 }

@@ -110,7 +110,9 @@ Result<RecordDict> TorchClient::query(const Message&) {
   if (pages > 0 && page_size > 0) {
     device.set("memory-bytes", static_cast<int64_t>(pages) * page_size);
   }
-  device.set("trainable-parameters", static_cast<int64_t>(model_.num_trainable_parameters()));
+  device.set(
+      "trainable-parameters",
+      static_cast<int64_t>(model_.num_trainable_parameters(options_.train.trainable_prefixes)));
   device.set("train-examples", static_cast<int64_t>(train_data_.size()));
   RecordDict reply;
   reply.set("config", std::move(device));

@@ -164,6 +164,9 @@ TEST(ModelLoad, TrainableParameters) {
   ASSERT_NE(model, nullptr);
   EXPECT_EQ(model->trainable_names(), (std::vector<std::string>{"head.weight", "head.bias"}));
   EXPECT_EQ(model->num_trainable_parameters(), 8u * 3u + 3u);
+  // A prefix selection counts only what it trains, among the trainable ones.
+  EXPECT_EQ(model->num_trainable_parameters({"head.bias"}), 3u);
+  EXPECT_EQ(model->num_trainable_parameters({"body."}), 0u);  // frozen in the file
   // Frozen weights are still part of the state Flower exchanges.
   EXPECT_EQ(state_of(*model).size(), 4u);
 }

@@ -176,6 +176,7 @@ TEST(PollenProcessTest, SetupErrorsExitOneNamingTheCause) {
            Case{{"--model", model, "--train-data", dir + "/none.csv"}, "none.csv"},
            Case{{"--model", model, "--train-data", dir + "/wrong.csv"}, "--train-data"},
            Case{{"--model", model, "--train-data", data, "--device", "cuda:99"}, "cuda:99"},
+           Case{{"--model", model, "--train-data", data, "--trainable", "nohead."}, "--trainable"},
            Case{{"--model", model, "--train-data", data, "--node-config",
                  "partition-id=5 num-partitions=2"},
                 "partition"},

@@ -81,9 +81,10 @@ class Model {
   // a tensor of another dtype (rounded and range-checked as in load_arrays).
   Result<ArrayRecord> reply_arrays(const ArrayRecord& received) const;
 
-  // Elements of the parameters with requires_grad, and their names in
-  // state_dict order.
-  size_t num_trainable_parameters() const;
+  // Elements of the parameters with requires_grad (of those whose names
+  // start with one of `prefixes`, when given: what TrainConfig's
+  // trainable_prefixes trains), and their names in state_dict order.
+  size_t num_trainable_parameters(const std::vector<std::string>& prefixes = {}) const;
   std::vector<std::string> trainable_names() const;
 
   // LibTorch state for code inside models/ (src/model_impl.h defines it).

@@ -1,0 +1,1 @@
+"""Pollen quickstart: a Flower App whose clients are Pollen devices."""
