@@ -155,6 +155,22 @@ bool selected(const std::string& name, const std::vector<std::string>& prefixes)
 
 // Turns requires_grad off for the parameters left out of training, so that
 // autograd spends nothing on them, and back on when training ends.
+// A layer whose parameters are all frozen is put in eval mode for training,
+// as PyTorch fine-tuning recipes do: a frozen BatchNorm then normalises with
+// its stored statistics instead of updating them, and comes back unchanged
+// like its weights.
+void keep_frozen_layers_in_eval_mode(torch::jit::Module& module) {
+  for (torch::jit::Module child : module.modules()) {
+    bool has_parameters = false;
+    bool any_trained = false;
+    for (const torch::Tensor& p : child.parameters(/*recurse=*/false)) {
+      has_parameters = true;
+      any_trained = any_trained || p.requires_grad();
+    }
+    if (has_parameters && !any_trained) child.eval();
+  }
+}
+
 class FreezeGuard {
  public:
   FreezeGuard() = default;
@@ -402,6 +418,7 @@ Result<TrainResult> run_training(Model::Impl& impl, const Dataset& data, const T
   at::manual_seed(config.seed);
   std::mt19937_64 rng(config.seed);
   impl.module.train();
+  keep_frozen_layers_in_eval_mode(impl.module);
 
   const size_t n = data.size();
   const auto batch_size = static_cast<size_t>(config.batch_size);

@@ -226,3 +226,29 @@ INSTANTIATE_TEST_SUITE_P(Zoo, DigitsModel, ::testing::Values("mlp", "cnn8"),
 
 }  // namespace
 }  // namespace pollen
+
+namespace pollen {
+namespace {
+
+// Fine-tuning only the head leaves the whole backbone as it was, BatchNorm
+// running statistics and counters included: frozen layers train in eval mode.
+TEST(Zoo, HeadOnlyTrainingLeavesTheBackboneBatchNormUntouched) {
+  auto model = load("cnn8");
+  ASSERT_TRUE(model);
+  Result<ArrayRecord> before = model->state_dict();
+  ASSERT_TRUE(before.ok());
+  TrainConfig config;
+  config.lr = 0.05;
+  config.trainable_prefixes = {"fc2."};
+  Result<TrainResult> result = train(*model, synthetic_digits(64, /*seed=*/5), config);
+  ASSERT_TRUE(result.ok()) << result.status();
+  Result<ArrayRecord> after = model->state_dict();
+  ASSERT_TRUE(after.ok());
+  for (const auto& [name, array] : *before) {
+    const bool head = name.rfind("fc2.", 0) == 0;
+    EXPECT_EQ(*after->find(name) == array, !head) << name;
+  }
+}
+
+}  // namespace
+}  // namespace pollen
