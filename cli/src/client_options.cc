@@ -121,6 +121,17 @@ Status check_client_options(const ClientOptions& o) {
   if (o.persistent_key && o.state_dir.empty()) {
     return invalid_argument("--persistent-key needs --state-dir");
   }
+  if (o.persistent_key && o.node.fleet.insecure) {
+    return invalid_argument(
+        "--persistent-key authenticates the node, which needs TLS: "
+        "use --root-certificates instead of --insecure");
+  }
+  if (o.client.train.nesterov && o.client.train.momentum <= 0) {
+    return invalid_argument("--nesterov needs --momentum > 0");
+  }
+  if (o.client.train.mixed_precision && o.model_options.device == "cpu") {
+    return invalid_argument("--mixed-precision needs a CUDA device, not --device cpu");
+  }
   if (o.persistent_key && !o.node.fleet.auth_private_key.empty()) {
     return invalid_argument("--persistent-key and --auth-supernode-private-key cannot be combined");
   }

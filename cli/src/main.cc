@@ -1,6 +1,9 @@
 // pollen: a Flower SuperNode for edge devices.
 //   pollen --superlink HOST:PORT --insecure --model m.pt --train-data d.csv
 //   pollen selfcheck | keygen FILE | inspect MODEL.pt | version
+#include <pthread.h>
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
@@ -45,6 +48,16 @@ int usage_error(const CLI::App& app, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGINT/SIGTERM are blocked before any thread exists (LibTorch starts its
+  // pool while loading the model), so every thread inherits the mask and the
+  // node's SignalStop thread is the one that takes them: a clean stop, never
+  // the default handler killing the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   CLI::App app(kDescription, "pollen");
   app.set_version_flag("--version", version_text(), "print Pollen, LibTorch and protocol versions");
   app.require_subcommand(0, 1);

@@ -130,7 +130,7 @@ TEST(ClientOptionsTest, ConfigFileSetsKeysAndFlagsOverrideIt) {
   const std::string config = write_config("client.json", R"({
     "superlink": "10.1.1.1:9092", "insecure": true, "model": "from-config.pt",
     "train-data": "d.csv", "lr": 0.2, "local-epochs": 3, "trainable": ["head.", "fc."],
-    "nesterov": true, "node-config": "partition-id=0 num-partitions=2"})");
+    "nesterov": true, "momentum": 0.9, "node-config": "partition-id=0 num-partitions=2"})");
   Parsed p = parse({"--config", config, "--lr", "0.5"});
   ASSERT_EQ(p.error, "");
   EXPECT_EQ(p.options.node.fleet.superlink, "10.1.1.1:9092");
@@ -176,6 +176,9 @@ TEST(ClientOptionsTest, BadFlagValuesAreRefusedNamingTheFlag) {
            Case{{"--insecure", "--root-certificates", "ca.pem"}, "--insecure"},
            Case{{"--no-such-flag"}, "--no-such-flag"},
            Case{{"--persistent-key"}, "--persistent-key needs --state-dir"},
+           Case{{"--persistent-key", "--state-dir", "s", "--insecure"}, "needs TLS"},
+           Case{{"--nesterov"}, "--nesterov needs --momentum"},
+           Case{{"--mixed-precision", "--device", "cpu"}, "--mixed-precision needs a CUDA"},
            Case{{"--config", "/no/such/file.json"}, "/no/such/file.json"},
        }) {
     Parsed p = parse(with_required(c.args));

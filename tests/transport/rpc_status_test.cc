@@ -43,6 +43,8 @@ TEST(RpcStatusTest, TlsHandshakeFailuresFailFast) {
       "CERTIFICATE_VERIFY_FAILED",
       "Handshake failed",
       "Handshake read failed",
+      "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9092: "
+      "Peer name localhost is not in peer certificate",
   };
   for (const char* d : details) {
     Attempt a = map_rpc_status("RegisterNode", kUnavailable, d);

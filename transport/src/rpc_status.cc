@@ -21,8 +21,10 @@ bool is_tls_handshake_failure(std::string_view details) {
   // gRPC C-core words it "Ssl handshake failed: SSL_ERROR_SSL: ...
   // CERTIFICATE_VERIFY_FAILED", "Handshake failed", "Handshake read failed";
   // Flower's Python SuperNode gives up on "handshake failed" as well.
+  // A certificate that does not name the address: "Peer name X is not in
+  // peer certificate".
   return contains_lower(details, "handshake") || contains_lower(details, "certificate_verify") ||
-         contains_lower(details, "ssl_error");
+         contains_lower(details, "ssl_error") || contains_lower(details, "not in peer certificate");
 }
 
 Attempt map_rpc_status(std::string_view method, int grpc_code, std::string_view details) {
