@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "json_config.h"
+#include "validators.h"
 
 namespace pollen::cli {
 
@@ -21,7 +22,7 @@ void add_model_options(CLI::App& app, ClientOptions* o) {
       ->group(kModel);
   app.add_option("--threads", o->model_options.threads,
                  "LibTorch intra-op threads (0: one per physical core)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kModel);
   app.add_option("--trainable", o->client.train.trainable_prefixes,
                  "train only parameters whose names start with these prefixes (comma-separated;"
@@ -47,36 +48,36 @@ void add_training_options(CLI::App& app, ClientOptions* o) {
   TrainConfig& t = o->client.train;
   app.add_option("--lr", t.lr, "learning rate (server key: lr)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->group(kTraining);
   app.add_option("--local-epochs", t.local_epochs, "epochs per round (local-epochs)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->group(kTraining);
   app.add_option("--local-steps", t.local_steps,
                  "optimizer steps per round instead of epochs (local-steps; 0: use epochs)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kTraining);
   app.add_option("--batch-size", t.batch_size, "batch size (batch-size)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->group(kTraining);
   app.add_option("--optimizer", t.optimizer, "sgd, adam or adamw (optimizer)")
       ->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->group(kTraining);
   app.add_option("--momentum", t.momentum, "SGD momentum (momentum)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kTraining);
   app.add_option("--weight-decay", t.weight_decay, "weight decay (weight-decay)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kTraining);
   app.add_flag("--nesterov", t.nesterov, "Nesterov momentum for SGD")->group(kTraining);
   app.add_option("--proximal-mu", t.proximal_mu, "FedProx proximal term (proximal-mu)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kTraining);
   app.add_option("--clip-norm", t.clip_norm, "clip gradients to this L2 norm (clip-norm)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kTraining);
   app.add_option("--loss", t.loss,
                  "auto (the model's own loss() method, else cross_entropy for class labels,"
@@ -89,7 +90,7 @@ void add_training_options(CLI::App& app, ClientOptions* o) {
       ->group(kTraining);
   app.add_option("--eval-batch-size", o->client.eval_batch_size, "batch size for evaluation")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->group(kTraining);
 }
 

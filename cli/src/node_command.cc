@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "pollen/runtime/stop.h"
+#include "validators.h"
 
 namespace pollen::cli {
 
@@ -30,20 +31,20 @@ void add_node_options(CLI::App& app, NodeCommandOptions* o) {
       ->group(kConnection);
   app.add_option("--max-retries", o->fleet.retry.max_retries,
                  "give up a call after N retries (default: retry forever)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kConnection);
   app.add_option("--max-wait-time", o->fleet.retry.max_wait_time,
                  "give up a call after retrying this many seconds (0: no limit)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kConnection);
   app.add_option("--poll-interval", o->node.poll_interval,
                  "seconds between polls while no instruction waits")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kNode);
   app.add_option("--max-replies", o->node.max_replies,
                  "stop after N replies (0: run until SIGINT/SIGTERM)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group(kNode);
   app.add_option_function<std::string>(
          "--log-level",

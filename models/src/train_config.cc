@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 
 #include "pollen/models/trainer.h"
@@ -27,8 +28,10 @@ Result<double> number_above(const std::string& key, const ConfigValue& value, do
   Result<double> v = config_as_double(value);
   if (!v.ok()) return key_error(key, v.status().message());
   if (!std::isfinite(*v) || *v < min || (strict && *v == min)) {
-    return key_error(key, std::string("must be a finite number ") + (strict ? ">" : ">=") + " " +
-                              std::to_string(min));
+    std::ostringstream bound;
+    bound << min;  // "0", not std::to_string's "0.000000"
+    return key_error(
+        key, std::string("must be a finite number ") + (strict ? ">" : ">=") + " " + bound.str());
   }
   return *v;
 }

@@ -33,7 +33,7 @@ void Heartbeat::run() {
     } else if (status.code() == StatusCode::kUnauthenticated) {
       if (!lost_.exchange(true)) POLLEN_LOG(Warning) << "Heartbeat: " << status.message();
     } else {
-      POLLEN_LOG(Warning) << "Heartbeat failed: " << status;
+      POLLEN_LOG(Warning) << "Heartbeat failed: " << status.message();
     }
     stop_.wait_for(std::chrono::duration<double>(wait));
   }

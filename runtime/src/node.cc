@@ -58,7 +58,7 @@ class NodeLoop {
     }
     heartbeat_.reset();  // stop heartbeats before leaving, as Flower does
     const Status bye = connection_.disconnect();
-    if (!bye.ok()) POLLEN_LOG(Warning) << "Disconnect: " << bye;
+    if (!bye.ok()) POLLEN_LOG(Warning) << "Disconnect: " << bye.message();
     POLLEN_LOG(Info) << "Disconnected from the SuperLink";
     return result;
   }
@@ -81,7 +81,7 @@ class NodeLoop {
         heartbeat_->clear_node_lost();
         return status;
       }
-      POLLEN_LOG(Error) << status;
+      POLLEN_LOG(Error) << status.message();
       if (options_.max_reconnects > 0 && attempt >= options_.max_reconnects) return status;
       stop_.wait_for(Seconds(options_.poll_interval));
     }
@@ -126,10 +126,13 @@ class NodeLoop {
       case StatusCode::kUnavailable:
       case StatusCode::kDeadlineExceeded:
         return status.with_context("giving up after the configured retries");
-      default:
-        POLLEN_LOG(Error) << what << ": " << status;
+      default: {
+        const std::string& message = status.message();
+        const bool named = message.rfind(what, 0) == 0;  // transport errors start with the call
+        POLLEN_LOG(Error) << (named ? "" : std::string(what) + ": ") << message;
         stop_.wait_for(Seconds(options_.poll_interval));
         return Status::Ok();
+      }
     }
   }
 

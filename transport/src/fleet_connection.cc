@@ -86,8 +86,10 @@ Status FleetConnection::connect() {
   fp::ActivateNodeResponse response;
   Status status = rpc_->call(request, &response, key, call_options());
   if (status.code() == StatusCode::kFailedPrecondition && !next.self_registered) {
+    std::string message = status.message();
+    if (!message.empty() && message.back() == '.') message.pop_back();
     return Status(status.code(),
-                  status.message() +
+                  message +
                       ". Either this key is not registered with the SuperLink (`flwr supernode "
                       "register <key.pub>`) or a node using it is still online (it goes "
                       "offline two heartbeat intervals after its last heartbeat)");
