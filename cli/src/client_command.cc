@@ -7,6 +7,7 @@
 
 #include "keygen.h"
 #include "pollen/models/trainer.h"
+#include "pollen/runtime/power.h"
 #include "pollen/runtime/state_dir.h"
 
 namespace pollen::cli {
@@ -133,6 +134,13 @@ Status use_persistent_key(const StateDir& dir, NodeCommandOptions* node) {
   return Status::Ok();
 }
 
+void log_metering(const MeteredClient& metered) {
+  std::string keys;
+  for (const std::string& key : metered.metric_keys()) keys += (keys.empty() ? "" : ", ") + key;
+  // The source (or why there is none) is logged by MeteredClient itself.
+  POLLEN_LOG(Info) << "Energy metrics in train replies: " << keys;
+}
+
 int fail(const Status& status) {
   POLLEN_LOG(Error) << status.message();
   return 1;
@@ -169,9 +177,18 @@ int run_client_command(const ClientOptions& options) {
 
   o.client.progress = [](const std::string& line) { POLLEN_LOG(Info) << line; };
   TorchClient torch_client(**model, *data->train, data->eval.get(), o.client);
-  if (!dir) return run_node_command(o.node, torch_client);
-  StatefulClient stateful(torch_client, *dir);
-  return run_node_command(o.node, stateful);
+  Client* client = &torch_client;
+  std::optional<MeteredClient> metered;
+  if (o.energy_metrics != "off") {
+    MeteredClient::Options metering;
+    metering.every_key = o.energy_metrics == "all";
+    metered.emplace(*client, "/", metering);
+    log_metering(*metered);
+    client = &*metered;
+  }
+  std::optional<StatefulClient> stateful;
+  if (dir) client = &stateful.emplace(*client, *dir);
+  return run_node_command(o.node, *client);
 }
 
 }  // namespace pollen::cli

@@ -94,6 +94,17 @@ void add_training_options(CLI::App& app, ClientOptions* o) {
       ->group(kTraining);
 }
 
+void add_metrics_options(CLI::App& app, ClientOptions* o) {
+  app.add_option("--energy-metrics", o->energy_metrics,
+                 "add energy-joules, power-peak-watts, train-seconds, cpu-util, gpu-util and"
+                 " temp-max-c to train metrics: off, device (what this device can read) or all"
+                 " (every key, NaN where unreadable). Strategies need the same keys from every"
+                 " node: use the same setting everywhere, and 'all' on mixed hardware")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off", "device", "all"}))
+      ->group(kTraining);
+}
+
 void add_state_options(CLI::App& app, ClientOptions* o) {
   app.add_option("--state-dir", o->state_dir,
                  "keep the last global and local model here (global.npz, local.npz, state.json)"
@@ -111,6 +122,7 @@ void add_client_options(CLI::App& app, ClientOptions* o) {
   add_node_options(app, &o->node);
   add_model_options(app, o);
   add_training_options(app, o);
+  add_metrics_options(app, o);
   add_state_options(app, o);
   app.set_config("--config", "", "JSON file with any of these flags as keys; flags override it");
   app.config_formatter(std::make_shared<JsonConfig>(&app));

@@ -29,6 +29,9 @@ struct ClientOptions {
   TorchClientOptions client;
   std::string state_dir;        // empty: keep nothing on disk
   bool persistent_key = false;  // node key kept in state_dir/node.key
+  // Per-round energy and device metrics in train replies: "off", "device"
+  // (the keys this device can read) or "all" (every key, NaN where unread).
+  std::string energy_metrics = "off";
 };
 
 // Adds the node-mode flags, grouped for --help, and --config FILE (JSON,

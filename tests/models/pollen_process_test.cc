@@ -68,7 +68,9 @@ std::vector<std::string> node_args(const std::string& address, int client,
           "--poll-interval",
           "0.05",
           "--state-dir",
-          state_dir};
+          state_dir,
+          "--energy-metrics",
+          "all"};
 }
 
 double metric(const MetricRecord& m, const char* key) {
@@ -103,6 +105,14 @@ TEST(PollenProcessTest, TwoProcessesLearnDigitsAndKeepTheirState) {
     EXPECT_EQ(round.evaluate.replies, 2u);
     accuracy.push_back(metric(round.evaluate.metrics, "eval_acc"));
   }
+  // --energy-metrics all: the same keys from every node, whatever it reads.
+  const MetricRecord& train_metrics = result->rounds[0].train.metrics;
+  for (const char* key : {"energy-joules", "power-peak-watts", "train-seconds", "cpu-util",
+                          "gpu-util", "temp-max-c"}) {
+    EXPECT_NE(train_metrics.find(key), nullptr) << key;
+  }
+  EXPECT_GT(metric(train_metrics, "train-seconds"), 0);
+
   // The held-out digits: both nodes evaluate the global model on test.csv.
   std::cout << "held-out accuracy per round: " << accuracy[0] << " " << accuracy[1] << " "
             << accuracy[2] << "\n";
