@@ -11,6 +11,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev openssl nlohmann-json3-dev libgtest-dev
   gnuplot-nox  # the demo's plot
+  shellcheck   # tests/jetson lints jetson/*.sh
 )
 
 if [[ $(id -u) -eq 0 ]]; then

@@ -1,0 +1,18 @@
+# shellcheck on jetson/*.sh.   -DJETSON_DIR=<repo>/jetson
+cmake_policy(VERSION 3.18)
+find_program(SHELLCHECK shellcheck)
+if(NOT SHELLCHECK)
+  message("SKIPPED: shellcheck is not installed (Debian package shellcheck)")
+  return()
+endif()
+file(GLOB scripts ${JETSON_DIR}/*.sh)
+list(LENGTH scripts count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no scripts in ${JETSON_DIR}")
+endif()
+execute_process(COMMAND ${SHELLCHECK} --shell=bash --severity=style ${scripts}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "shellcheck found problems:\n${out}${err}")
+endif()
+message("shellcheck: ok (${count} scripts)")
