@@ -2,7 +2,10 @@
 # Runs every Pollen test from a fresh Debian bookworm machine:
 #   1. setup + the full build (LibTorch on) + every ctest test;
 #   2. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
-#      and UndefinedBehaviorSanitizer, running the unit and gRPC tests.
+#      and UndefinedBehaviorSanitizer, running the unit and gRPC tests;
+#   3. a cross build for aarch64 against a Debian arm64 sysroot, its tests run
+#      under qemu-aarch64 (scripts/cross-build.sh; what cannot run there is
+#      listed with the reason).
 # Prints ctest's summary for each and exits non-zero when any test fails.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +29,9 @@ if "$root/scripts/build.sh" "$root/build-asan" -DPOLLEN_WITH_TORCH=OFF -DPOLLEN_
 else
   failed+=("sanitizer build")
 fi
+
+stage "aarch64 cross build, tests under qemu ($root/build-aarch64)"
+"$root/scripts/cross-build.sh" aarch64 || failed+=("aarch64 cross build or its tests")
 
 echo
 if [[ ${#failed[@]} -gt 0 ]]; then
