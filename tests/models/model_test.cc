@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "model_helpers.h"
 #include "support/test_data.h"
 
 namespace pollen {
@@ -20,19 +21,8 @@ namespace {
 
 using testing::contains;
 
-std::unique_ptr<Model> load(const std::string& name, const std::string& device = "cpu") {
-  ModelOptions options;
-  options.device = device;
-  Result<std::unique_ptr<Model>> model = Model::load(testing::data_path(name + ".pt"), options);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(model).value() : nullptr;
-}
-
-ArrayRecord state_of(const Model& model) {
-  Result<ArrayRecord> record = model.state_dict();
-  EXPECT_TRUE(record.ok()) << record.status();
-  return record.ok() ? std::move(record).value() : ArrayRecord();
-}
+using testing::load;
+using testing::state_of;
 
 template <typename T>
 Array array_of(DType dtype, const std::vector<int64_t>& shape, const std::vector<T>& values) {

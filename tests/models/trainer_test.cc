@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "model_helpers.h"
 #include "support/test_data.h"
 
 namespace pollen {
@@ -86,19 +87,8 @@ class Quadrants : public Dataset {
 
 using testing::contains;
 
-std::unique_ptr<Model> load(const std::string& name) {
-  ModelOptions options;
-  options.device = "cpu";
-  Result<std::unique_ptr<Model>> model = Model::load(testing::data_path(name + ".pt"), options);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(model).value() : nullptr;
-}
-
-ArrayRecord state_of(const Model& model) {
-  Result<ArrayRecord> record = model.state_dict();
-  EXPECT_TRUE(record.ok()) << record.status();
-  return record.ok() ? std::move(record).value() : ArrayRecord();
-}
+using testing::load;
+using testing::state_of;
 
 std::vector<float> floats(const Array& array) {
   Result<NpyArray> npy = array.to_npy();

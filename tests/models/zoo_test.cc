@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "model_helpers.h"
 #include "pollen/core/npz.h"
 #include "pollen/models/dataset.h"
 #include "pollen/models/model.h"
@@ -21,19 +22,8 @@
 namespace pollen {
 namespace {
 
-std::unique_ptr<Model> load(const std::string& name) {
-  ModelOptions options;
-  options.device = "cpu";
-  Result<std::unique_ptr<Model>> model = Model::load(testing::data_path(name + ".pt"), options);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(model).value() : nullptr;
-}
-
-ArrayRecord state_of(const Model& model) {
-  Result<ArrayRecord> record = model.state_dict();
-  EXPECT_TRUE(record.ok()) << record.status();
-  return record.ok() ? std::move(record).value() : ArrayRecord();
-}
+using testing::load;
+using testing::state_of;
 
 ArrayRecord npz_of(const std::string& name) {
   Result<ArrayRecord> record = read_npz(testing::data_path(name + ".npz"));
