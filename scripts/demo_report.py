@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
-import time
+import threading
 
 EPOCH = re.compile(
     r"epoch (\d+)/(\d+): loss ([0-9.naninf]+)(?:, accuracy ([0-9.]+))?, ([0-9.]+) samples/s")
@@ -80,17 +80,23 @@ def alive(pid):
         return False
 
 
+def pause(seconds):
+    # Not time.sleep: under libfaketime with the monotonic clock left alone
+    # (scripts/faketime-tests.sh) Python's time.sleep fails with EINVAL.
+    threading.Event().wait(seconds)
+
+
 def follow(a):
     shown = 0
     while shown < a.rounds:
         rounds = read_rounds(a.metrics)
         for r in rounds[shown:]:
-            time.sleep(0.2)  # let the clients' logs catch up with the server
+            pause(0.2)  # let the clients' logs catch up with the server
             print_round(r, a.rounds, a.logs, a.clients)
         shown = max(shown, len(rounds))
         if shown < a.rounds and not alive(a.pid):
             break
-        time.sleep(0.3)
+        pause(0.3)
 
 
 def plot(out, rows):

@@ -12,6 +12,7 @@ PACKAGES=(
   libssl-dev openssl nlohmann-json3-dev libgtest-dev
   gnuplot-nox  # the demo's plot
   shellcheck   # tests/jetson lints jetson/*.sh
+  faketime     # test.sh runs the suite with the clock moved (libfaketime)
 )
 
 if [[ $(id -u) -eq 0 ]]; then

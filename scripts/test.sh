@@ -1,38 +1,71 @@
 #!/usr/bin/env bash
 # Runs every Pollen test from a fresh Debian bookworm machine:
 #   1. setup + the full build (LibTorch on) + every ctest test;
-#   2. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
+#   2. the same build's tests again with the system clock moved two years
+#      ahead and one year back (libfaketime), so nothing depends on today's
+#      date (scripts/faketime-tests.sh says what runs and what is left out);
+#   3. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
 #      and UndefinedBehaviorSanitizer, running the unit and gRPC tests;
-#   3. a cross build for aarch64 against a Debian arm64 sysroot, its tests run
+#   4. a cross build for aarch64 against a Debian arm64 sysroot, its tests run
 #      under qemu-aarch64 (scripts/cross-build.sh; what cannot run there is
 #      listed with the reason).
-# Prints ctest's summary for each and exits non-zero when any test fails.
+# Every test has its own timeout (cmake/PollenTesting.cmake); each ctest call
+# also passes --timeout as a backstop. Prints ctest's summary for each stage,
+# then each stage's wall time, and exits non-zero when any test fails.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc)
 failed=()
+timings=()
+start=$SECONDS
+stage_start=$SECONDS
 
-stage() { printf '\n==== %s ====\n' "$*"; }
+stage() {
+  printf '\n==== %s ====\n' "$*"
+  stage_start=$SECONDS
+}
+stage_done() {
+  local t=$((SECONDS - stage_start))
+  timings+=("$(printf '%-44s %5d s (%dm%02ds)' "$1" "$t" $((t / 60)) $((t % 60)))")
+}
 
 stage "full build ($root/build)"
+full_build=0
 if "$root/scripts/build.sh" "$root/build"; then
-  (cd "$root/build" && ctest --output-on-failure -j "$jobs") || failed+=("tests")
+  full_build=1
+  (cd "$root/build" && ctest --output-on-failure -j "$jobs" --timeout 900) || failed+=("tests")
 else
   failed+=("build")
 fi
+stage_done "1. full build + all tests"
+
+stage "the full build's tests with the clock moved (faketime)"
+if [[ $full_build -eq 1 ]]; then
+  "$root/scripts/faketime-tests.sh" "$root/build" || failed+=("tests under faketime")
+else
+  echo "not run: the full build failed"
+fi
+stage_done "2. tests under faketime +2y and -1y"
 
 stage "no LibTorch, ASan+UBSan ($root/build-asan)"
 if "$root/scripts/build.sh" "$root/build-asan" -DPOLLEN_WITH_TORCH=OFF -DPOLLEN_SANITIZE=ON; then
   (cd "$root/build-asan" &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -j "$jobs" -L "unit|grpc") || failed+=("sanitizer tests")
+    ctest --output-on-failure -j "$jobs" --timeout 900 -L "unit|grpc") || failed+=("sanitizer tests")
 else
   failed+=("sanitizer build")
 fi
+stage_done "3. no LibTorch, ASan+UBSan build + tests"
 
 stage "aarch64 cross build, tests under qemu ($root/build-aarch64)"
 "$root/scripts/cross-build.sh" aarch64 || failed+=("aarch64 cross build or its tests")
+stage_done "4. aarch64 cross build + tests under qemu"
 
+echo
+echo "stage wall times:"
+printf '  %s\n' "${timings[@]}"
+total=$((SECONDS - start))
+printf '  %-44s %5d s (%dm%02ds)\n' "total" "$total" $((total / 60)) $((total % 60))
 echo
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "FAILED: ${failed[*]}"

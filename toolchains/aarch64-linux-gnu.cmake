@@ -86,3 +86,9 @@ if(NOT CMAKE_CROSSCOMPILING_EMULATOR)
     set(CMAKE_CROSSCOMPILING_EMULATOR "${POLLEN_QEMU_AARCH64};-L;${POLLEN_SYSROOT}")
   endif()
 endif()
+# Emulated, a test runs several times slower: every test timeout is scaled
+# (cmake/PollenTesting.cmake).
+if(CMAKE_CROSSCOMPILING_EMULATOR AND NOT DEFINED POLLEN_TEST_TIMEOUT_SCALE)
+  set(POLLEN_TEST_TIMEOUT_SCALE 4 CACHE STRING
+      "Multiplier for every test timeout (e.g. under an emulator)")
+endif()

@@ -3,7 +3,7 @@
 # the embedded server with the ServerApp's initial model and train config,
 # and checks the app's Python files (ci_test.sh says what exactly).
 set(quickstart_flower_dir ${CMAKE_CURRENT_LIST_DIR})
-add_test(NAME example_quickstart_flower
+pollen_add_test(NAME example_quickstart_flower TIMEOUT 180
   COMMAND ${quickstart_flower_dir}/ci_test.sh
     --pollen $<TARGET_FILE:pollen>
     --superlink-lite $<TARGET_FILE:pollen-superlink-lite>
@@ -12,12 +12,12 @@ add_test(NAME example_quickstart_flower
     --digits ${PROJECT_SOURCE_DIR}/.cache/digits/digits.csv
     --work ${CMAKE_CURRENT_BINARY_DIR}/quickstart-flower
     --rounds 2)
-set_tests_properties(example_quickstart_flower PROPERTIES LABELS torch TIMEOUT 180
+set_tests_properties(example_quickstart_flower PROPERTIES LABELS torch
   PASS_REGULAR_EXPRESSION "quickstart-flower: PASS"
   SKIP_REGULAR_EXPRESSION "skipped: ")
 
 # The ServerApp and ClientApp import flwr, so they are only compiled here.
-add_test(NAME example_quickstart_flower_py_compile
+pollen_add_test(NAME example_quickstart_flower_py_compile
   COMMAND ${POLLEN_PYTHON} -m py_compile
     ${quickstart_flower_dir}/quickstart_flower/server_app.py
     ${quickstart_flower_dir}/quickstart_flower/client_app.py

@@ -34,6 +34,19 @@ class EchoClient final : public DispatchingClient {
   }
 };
 
+// An EchoClient that remembers the ids of the instructions it handled.
+class CountingClient final : public Client {
+ public:
+  Result<RecordDict> handle(const Message& m) override {
+    handled.push_back(m.metadata.message_id);
+    return echo_.handle(m);
+  }
+  std::vector<std::string> handled;
+
+ private:
+  EchoClient echo_;
+};
+
 // Distinct `seed`s give distinct arrays, so cases share no array objects.
 Message instruction(float seed, const std::string& type = "train") {
   const float w[] = {seed, 2, 3};
@@ -163,6 +176,51 @@ TEST(BadServerTest, EveryBrokenInstructionGetsAnErrorReplyAndTheNodeStaysUp) {
   EXPECT_TRUE(pushes.back().messages_list(0).has_content());
   EXPECT_EQ(stats.error_replies, static_cast<int64_t>(cases.size()) - 1);
   EXPECT_EQ(fleet.unsigned_calls(), 0);
+}
+
+// The node's own expiry check: an instruction whose created_at + ttl has
+// passed (here one that lived an hour and was created two hours ago) is
+// pulled but neither handed to the client nor answered, and the node goes
+// on to the next instruction. Times are relative to now, so any date works.
+TEST(BadServerTest, AnExpiredInstructionIsSkippedAndTheNextOneServed) {
+  Message expired = instruction(1);
+  expired.metadata.created_at = unix_now() - 7200;
+  expired.metadata.ttl = 3600;
+  const std::vector<Served> served = {serve(expired), serve(instruction(2))};
+  std::vector<fp::PullMessagesResponse> envelopes;
+  ScriptedFleet::Objects objects;
+  for (const Served& s : served) {
+    envelopes.push_back(s.envelope);
+    objects.insert(s.objects.begin(), s.objects.end());
+  }
+  ScriptedFleet fleet(kNode, envelopes, objects);
+  const int port = fleet.start();
+  FleetOptions options;
+  options.superlink = "127.0.0.1:" + std::to_string(port);
+  options.insecure = true;
+  options.retry.max_retries = 2;
+  auto connection = connect_fleet(options);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  CountingClient client;
+  NodeOptions node;
+  node.poll_interval = 0.02;
+  node.max_replies = 1;
+  node.linger = 0;
+  StopFlag stop;
+  NodeStats stats;
+  ASSERT_TRUE(run_node(**connection, client, node, stop, &stats).ok());
+  fleet.stop();
+
+  EXPECT_EQ(stats.instructions, 2);
+  EXPECT_EQ(stats.dropped, 1);
+  EXPECT_EQ(stats.replies, 1);
+  ASSERT_EQ(client.handled.size(), 1u);  // the expired one never reached the client
+  EXPECT_EQ(client.handled[0], envelopes[1].messages_list(0).metadata().message_id());
+  const auto pushes = fleet.pushes();
+  ASSERT_EQ(pushes.size(), 1u);
+  EXPECT_EQ(pushes[0].messages_list(0).metadata().reply_to_message_id(), client.handled[0]);
+  EXPECT_TRUE(pushes[0].messages_list(0).has_content());
+  EXPECT_TRUE(fleet.all_served());
 }
 
 }  // namespace

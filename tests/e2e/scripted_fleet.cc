@@ -1,5 +1,6 @@
 #include "scripted_fleet.h"
 
+#include "pollen/core/message.h"
 #include "pollen/core/object.h"
 #include "pollen/core/proto_convert.h"
 #include "pollen/core/signing.h"
@@ -94,7 +95,10 @@ grpc::Status ScriptedFleet::PullMessages(ServerContext* c, const fp::PullMessage
   std::lock_guard<std::mutex> lock(mutex_);
   if (!awaiting_reply_ && next_ < instructions_.size()) {
     *out = instructions_[next_++];
-    awaiting_reply_ = true;
+    // No reply is due for an instruction that has already expired (the
+    // SuperLink would drop one): serve the next one on the next poll.
+    const fp::Metadata& m = out->messages_list(0).metadata();
+    awaiting_reply_ = m.created_at() + m.ttl() > unix_now();
   }
   return grpc::Status::OK;
 }

@@ -184,7 +184,14 @@ TEST(EnergyMeterTest, TheThreadSamplesAndIsJoined) {
   {
     EnergyMeter meter(&source, nullptr, options);
     meter.start();
+    // At least 60 ms and one read by the thread (start() made the first);
+    // a loaded machine may schedule the thread late, so wait for it, boundedly.
+    const auto begin = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    while (source.reads < 2 &&
+           std::chrono::steady_clock::now() - begin < std::chrono::seconds(30)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     RoundEnergy energy = meter.stop();
     EXPECT_GE(source.reads, 3);  // start, at least one from the thread, stop
     EXPECT_GT(energy.seconds, 0.05);

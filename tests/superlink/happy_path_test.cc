@@ -76,7 +76,7 @@ TEST(HappyPathTest, InstructionAndReplyRoundTrip) {
   EXPECT_EQ(static_cast<size_t>(pushed->objects_to_push_size()), deflated.objects.size());
 
   std::map<std::string, Message> replies = link->wait_for_replies(
-      {*instruction_id}, std::chrono::seconds(10), std::chrono::milliseconds(10));
+      {*instruction_id}, std::chrono::seconds(60), std::chrono::milliseconds(10));
   ASSERT_EQ(replies.count(*instruction_id), 1u);
   const Message& received = replies.at(*instruction_id);
   EXPECT_EQ(received.metadata, reply.metadata);

@@ -41,7 +41,10 @@ TEST_F(FleetConnectionTest, EveryCallHasTheDeadlineOfItsKind) {
     const double expected = methods[i] == "SendNodeHeartbeat" ? 5
                             : methods[i] == "PullObject"      ? 120
                                                               : 30;
-    EXPECT_NEAR(deadlines[at], expected, 1.0) << methods[i];
+    // What is left of the deadline when the server sees the call: the
+    // kind's timeout less the time in transit (seconds on a loaded machine).
+    EXPECT_LE(deadlines[at], expected + 0.5) << methods[i];
+    EXPECT_GE(deadlines[at], expected - 4.0) << methods[i];
   }
 }
 

@@ -145,14 +145,14 @@ TEST(RealSleepTest, SleepsAndEndsEarlyOnStop) {
 
   start = Clock::now();
   real_sleep([] { return true; })(30.0);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));  // far from 30 s, on any machine
 }
 
 TEST(RetryTimerTest, CountsWaitsAsRequested) {
   RetryTimer timer;
   timer.add_wait(100.0, 0.0);
   EXPECT_GE(timer.elapsed(), 100.0);
-  EXPECT_LT(timer.elapsed(), 101.0);
+  EXPECT_LT(timer.elapsed(), 110.0);  // the added wait plus real time, however slow
 }
 
 }  // namespace
