@@ -95,9 +95,10 @@ excluded=(
   "it builds a separate probe project with the build's compiler (here the cross compiler) against the host's gRPC; jetson_grpc_package_cross covers the cross case"
 )
 # Tests labelled `install` build a separate CMake project against the
-# installed tree with the host's compiler and packages (no toolchain file).
-exclude_label=install
-exclude_label_reason="they configure and build a separate project against the install tree with the host compiler and packages (the toolchain file is not passed down) and then run its programs"
+# installed tree with the host's compiler and packages (no toolchain file);
+# those labelled `interop` start aarch64 pollen processes from a host Python.
+exclude_label='install|interop'
+exclude_label_reason="they configure and build a separate project against the install tree with the host compiler and packages (the toolchain file is not passed down), or start aarch64 pollen processes from the host's Python and the real Flower SuperLink (no binfmt_misc)"
 if [[ $with_training -eq 0 ]]; then
   excluded+=(
     '^models_tests\.Trainer\.|^models_zoo_tests\.Zoo/DigitsModel\.LossFallsOnDigitLikeData/|^models_zoo_tests\.Zoo/ZooModel\.TrainsOnItsInputShape|^bench_train_smoke$'

@@ -81,6 +81,7 @@ start_clients() {  # $1: SuperLink address
     "$pollen" --superlink "$1" "${connection[@]}" --model "$zoo/cnn8.pt" \
       --train-data "$work/data/client-$i.csv" --eval-data "$work/data/test.csv" \
       --device "$device" --threads "$threads" --momentum 0.9 --seed "$i" --poll-interval 0.2 \
+      --train-metrics loss,accuracy,num-examples \
       --state-dir "$work/state-$i" >"$work/client-$i.log" 2>&1 &
     pids+=($!)
   done

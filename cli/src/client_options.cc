@@ -94,7 +94,30 @@ void add_training_options(CLI::App& app, ClientOptions* o) {
       ->group(kTraining);
 }
 
+// --train-metrics / --evaluate-metrics: parsed on the spot, so that a bad
+// list is a usage error naming the flag (or config key).
+void add_metric_keys_option(CLI::App& app, const std::string& flag, bool train, MetricKeys* out,
+                            const std::string& help) {
+  app.add_option_function<std::string>(
+         flag,
+         [flag, train, out](const std::string& text) {
+           Result<MetricKeys> keys = parse_metric_keys(text, train);
+           if (!keys.ok()) throw CLI::ValidationError(flag, keys.status().message());
+           *out = std::move(keys).value();
+         },
+         help)
+      ->default_str(to_string(*out))
+      ->group(kTraining);
+}
+
 void add_metrics_options(CLI::App& app, ClientOptions* o) {
+  add_metric_keys_option(
+      app, "--train-metrics", true, &o->client.train_metrics,
+      "metrics of train replies: loss, accuracy, num-examples, each optionally =KEY (default:"
+      " what Flower's PyTorch quickstart ClientApp sends). Every node of a round must send the"
+      " same keys");
+  add_metric_keys_option(app, "--evaluate-metrics", false, &o->client.evaluate_metrics,
+                         "metrics of evaluate replies, as --train-metrics");
   app.add_option("--energy-metrics", o->energy_metrics,
                  "add energy-joules, power-peak-watts, train-seconds, cpu-util, gpu-util and"
                  " temp-max-c to train metrics: off, device (what this device can read) or all"

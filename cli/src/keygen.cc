@@ -39,8 +39,10 @@ Status keygen(const std::string& path, std::ostream& out) {
   POLLEN_RETURN_IF_ERROR(write_new_file(path + ".pub", public_ssh + "\n", 0644));
   out << "private key: " << path << " (keep it on this device)\n"
       << "public key:  " << path << ".pub\n\n"
-      << "Register the node on the SuperLink host, then start Pollen with the private key:\n"
-      << "  flwr supernode register " << path << ".pub <app> <federation>\n"
+      << "Register the node with the SuperLink (flwr 1.28; SUPERLINK is a connection of your\n"
+      << "Flower configuration, its default when left out), then start Pollen with the private "
+         "key:\n"
+      << "  flwr supernode register " << path << ".pub [SUPERLINK]\n"
       << "  pollen ... --auth-supernode-private-key " << path << "\n";
   return Status::Ok();
 }

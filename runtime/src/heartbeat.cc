@@ -24,6 +24,7 @@ void Heartbeat::run() {
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.7, 0.9);
   while (!stop_.stop_requested()) {
+    const uint64_t node = connection_.node_id();  // the id this heartbeat speaks for
     const Status status = connection_.heartbeat();
     double wait = 1.0;
     if (status.ok()) {
@@ -31,7 +32,9 @@ void Heartbeat::run() {
       wait = base * jitter(rng);
       POLLEN_LOG(Debug) << "Heartbeat sent; next in " << wait << " s";
     } else if (status.code() == StatusCode::kUnauthenticated) {
-      if (!lost_.exchange(true)) POLLEN_LOG(Warning) << "Heartbeat: " << status.message();
+      if (node != 0 && lost_node_.exchange(node) != node) {
+        POLLEN_LOG(Warning) << "Heartbeat: " << status.message();
+      }
     } else {
       POLLEN_LOG(Warning) << "Heartbeat failed: " << status.message();
     }

@@ -4,6 +4,7 @@
 #define POLLEN_RUNTIME_SRC_HEARTBEAT_H_
 
 #include <atomic>
+#include <cstdint>
 #include <thread>
 
 #include "pollen/core/connection.h"
@@ -21,16 +22,18 @@ class Heartbeat {
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
-  // True once the SuperLink answered that it does not know this node.
-  bool node_lost() const { return lost_; }
-  void clear_node_lost() { lost_ = false; }
+  // The node id the SuperLink last answered it does not know (0: none). A
+  // heartbeat sent with the old id can come back after the node loop has
+  // already connected again: comparing ids keeps that late answer from
+  // making the node register a second time.
+  uint64_t lost_node() const { return lost_node_; }
 
  private:
   void run();
 
   Connection& connection_;
   StopFlag stop_;
-  std::atomic<bool> lost_{false};
+  std::atomic<uint64_t> lost_node_{0};
   std::thread thread_;
 };
 

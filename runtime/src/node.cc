@@ -1,6 +1,7 @@
 #include "pollen/runtime/node.h"
 
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <memory>
 
@@ -14,6 +15,18 @@ namespace {
 using Seconds = std::chrono::duration<double>;
 
 std::string short_id(const std::string& id) { return id.substr(0, 8); }
+
+// "1.234 s": durations in log lines, to the millisecond.
+std::string seconds_text(Seconds d) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f s", d.count());
+  return text;
+}
+
+// What the handler did, for the log: "train", "evaluate", "query", ...
+std::string category(const std::string& message_type) {
+  return std::string(split_message_type(message_type).first);
+}
 
 // Runs the user's Client, turning a failure (or an exception escaping user
 // code) into an Error reply, as Flower's SuperNode does for a ClientApp.
@@ -77,10 +90,7 @@ class NodeLoop {
       ++stats_->reconnects;
       POLLEN_LOG(Warning) << "The SuperLink no longer knows this node; registering again";
       Status status = connect();
-      if (status.ok()) {
-        heartbeat_->clear_node_lost();
-        return status;
-      }
+      if (status.ok()) return status;
       POLLEN_LOG(Error) << status.message();
       if (options_.max_reconnects > 0 && attempt >= options_.max_reconnects) return status;
       stop_.wait_for(Seconds(options_.poll_interval));
@@ -95,7 +105,8 @@ class NodeLoop {
 
   Status loop() {
     while (!done()) {
-      if (heartbeat_->node_lost()) POLLEN_RETURN_IF_ERROR(reconnect());
+      if (heartbeat_->lost_node() == connection_.node_id()) POLLEN_RETURN_IF_ERROR(reconnect());
+      const auto pull_start = std::chrono::steady_clock::now();
       Result<std::optional<Instruction>> received = connection_.receive();
       if (!received.ok()) {
         POLLEN_RETURN_IF_ERROR(on_error("PullMessages", received.status()));
@@ -105,7 +116,7 @@ class NodeLoop {
         stop_.wait_for(Seconds(options_.poll_interval));
         continue;
       }
-      POLLEN_RETURN_IF_ERROR(serve(**received));
+      POLLEN_RETURN_IF_ERROR(serve(**received, pull_start));
     }
     return Status::Ok();
   }
@@ -136,7 +147,9 @@ class NodeLoop {
     }
   }
 
-  Status serve(const Instruction& instruction) {
+  // `pulled_from`: when the call that brought the instruction started, so
+  // the log line covers pull, handling and push.
+  Status serve(const Instruction& instruction, std::chrono::steady_clock::time_point pulled_from) {
     ++stats_->instructions;
     const Metadata& m = instruction.metadata;
     POLLEN_LOG(Info) << "Received: " << m.message_type << " message " << short_id(m.message_id);
@@ -149,11 +162,17 @@ class NodeLoop {
     Message reply = answer(client_, instruction, connection_.node_id());
     const double runtime = Seconds(std::chrono::steady_clock::now() - start).count();
     if (reply.error) POLLEN_LOG(Error) << "Replying with an error: " << reply.error->reason;
+    const auto push_start = std::chrono::steady_clock::now();
     const Status sent = connection_.send(reply, runtime);
     if (!sent.ok()) return on_error("PushMessages", sent);
     ++stats_->replies;
     if (reply.error) ++stats_->error_replies;
-    POLLEN_LOG(Info) << "Sent reply to " << short_id(m.message_id) << " (" << runtime << " s)";
+    const auto done = std::chrono::steady_clock::now();
+    POLLEN_LOG(Info) << "Sent reply to " << short_id(m.message_id) << " in "
+                     << seconds_text(done - pulled_from) << " (pull "
+                     << seconds_text(start - pulled_from) << ", " << category(m.message_type) << " "
+                     << seconds_text(Seconds(runtime)) << ", push "
+                     << seconds_text(done - push_start) << ")";
     return Status::Ok();
   }
 

@@ -124,6 +124,27 @@ TEST(ClientOptionsTest, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(p.options.client.train.local_epochs, 1);
   EXPECT_EQ(p.options.client.train.batch_size, 32);
   EXPECT_TRUE(p.options.client.train.trainable_prefixes.empty());
+  // Flower's PyTorch quickstart ClientApp's keys.
+  EXPECT_EQ(to_string(p.options.client.train_metrics), "loss=train_loss,num-examples=num-examples");
+  EXPECT_EQ(to_string(p.options.client.evaluate_metrics),
+            "loss=eval_loss,accuracy=eval_acc,num-examples=num-examples");
+}
+
+TEST(ClientOptionsTest, MetricKeysAreChosenByFlagOrConfigKey) {
+  Parsed p = parse(with_required({"--train-metrics", "loss, accuracy=acc ,num-examples=n",
+                                  "--evaluate-metrics", "num-examples,loss=val_loss"}));
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.options.client.train_metrics, (MetricKeys{{MetricQuantity::kLoss, "train_loss"},
+                                                        {MetricQuantity::kAccuracy, "acc"},
+                                                        {MetricQuantity::kNumExamples, "n"}}));
+  EXPECT_EQ(to_string(p.options.client.evaluate_metrics),
+            "num-examples=num-examples,loss=val_loss");
+  const std::string config =
+      write_config("metrics.json", R"({"train-metrics": "loss,accuracy,num-examples"})");
+  Parsed c = parse(with_required({"--config", config}));
+  ASSERT_EQ(c.error, "");
+  EXPECT_EQ(to_string(c.options.client.train_metrics),
+            "loss=train_loss,accuracy=train_acc,num-examples=num-examples");
 }
 
 TEST(ClientOptionsTest, ConfigFileSetsKeysAndFlagsOverrideIt) {
@@ -180,6 +201,11 @@ TEST(ClientOptionsTest, BadFlagValuesAreRefusedNamingTheFlag) {
            Case{{"--nesterov"}, "--nesterov needs --momentum"},
            Case{{"--mixed-precision", "--device", "cpu"}, "--mixed-precision needs a CUDA"},
            Case{{"--config", "/no/such/file.json"}, "/no/such/file.json"},
+           Case{{"--train-metrics", "loss,f1,num-examples"}, "unknown metric 'f1'"},
+           Case{{"--train-metrics", "loss"}, "num-examples is required"},
+           Case{{"--evaluate-metrics", "loss,loss=x,num-examples"}, "listed twice"},
+           Case{{"--evaluate-metrics", "loss=k,accuracy=k,num-examples"}, "'k' is used twice"},
+           Case{{"--train-metrics", "loss=,num-examples"}, "has no key"},
        }) {
     Parsed p = parse(with_required(c.args));
     EXPECT_TRUE(contains(p.error, c.expected)) << c.args[0] << " -> " << p.error;

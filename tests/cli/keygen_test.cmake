@@ -3,7 +3,9 @@
 file(REMOVE_RECURSE ${DIR})
 file(MAKE_DIRECTORY ${DIR})
 execute_process(COMMAND ${POLLEN} keygen ${DIR}/node.key RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "flwr supernode register")
+# The command Flower 1.28 accepts: flwr supernode register KEY.pub [SUPERLINK].
+string(REPLACE "." "\\." key_pattern "${DIR}/node.key.pub")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\n  flwr supernode register ${key_pattern} \\[SUPERLINK\\]\n")
   message(FATAL_ERROR "keygen failed (${rc}): ${out}")
 endif()
 file(READ ${DIR}/node.key.pub pub)

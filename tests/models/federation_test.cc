@@ -4,6 +4,7 @@
 // error reply while its node stays up.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -187,6 +188,102 @@ TEST(TorchFederationTest, MismatchedArraysGetAnErrorReplyAndTheNodeStaysUp) {
   auto result = run_fedavg(**link, run, *online, server_model->state_dict().value(), config);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->rounds[0].train.replies, 1u);
+}
+
+// A ServerApp on flwr.server's legacy strategies: get_parameters when it has
+// no initial model, get_properties, and fit/evaluate in the "fitins" /
+// "evaluateins" layout, answered as a NumPyClient would.
+TEST(TorchFederationTest, LegacyServerAppLayoutIsAnsweredLikeANumPyClient) {
+  auto link = SuperLinkLite::start();
+  ASSERT_TRUE(link.ok());
+  TorchNode node((*link)->address(), 4, 1);
+  auto online = (*link)->wait_for_nodes(1, seconds(30));
+  ASSERT_TRUE(online.ok());
+  const uint64_t run = (*link)->create_run();
+  auto ask = [&](const std::string& type, RecordDict content) -> Message {
+    auto id = (*link)->push_instruction(run, (*online)[0], type, content);
+    EXPECT_TRUE(id.ok()) << id.status();
+    auto replies = (*link)->wait_for_replies({*id}, seconds(60), std::chrono::milliseconds(20));
+    EXPECT_EQ(replies.size(), 1u);
+    return replies.empty() ? Message{} : replies.begin()->second;
+  };
+  auto status_code = [](const RecordDict& reply, const std::string& name) {
+    const ConfigRecord* status = find_config_record(reply, name);
+    return status == nullptr ? int64_t{-1} : std::get<int64_t>(*status->find("code"));
+  };
+
+  RecordDict get_parameters;
+  get_parameters.set("getparametersins.config", ConfigRecord{});
+  Message got = ask("get_parameters", get_parameters);
+  ASSERT_TRUE(got.content.has_value()) << (got.error ? got.error->reason : "");
+  const ArrayRecord* params = find_array_record(*got.content, "getparametersres.parameters");
+  ASSERT_NE(params, nullptr);
+  std::unique_ptr<Model> reference = load_cnn();
+  const ArrayRecord state = reference->state_dict().value();
+  ASSERT_EQ(params->size(), state.size());
+  EXPECT_EQ(params->items()[0].first, "0");
+  EXPECT_EQ(status_code(*got.content, "getparametersres.status"), 0);
+
+  // Flower's legacy Parameters: positional keys, dtype "" and shape [].
+  ArrayRecord legacy;
+  for (const auto& [key, array] : *params) {
+    Array a = array;
+    a.dtype.clear();
+    a.shape.clear();
+    legacy.set(key, a);
+  }
+  ConfigRecord config;
+  config.set("lr", 0.05);
+  config.set("local-epochs", int64_t{1});
+  RecordDict fit;
+  fit.set("fitins.parameters", legacy);
+  fit.set("fitins.config", config);
+  Message fitted = ask("train", fit);
+  ASSERT_TRUE(fitted.content.has_value()) << (fitted.error ? fitted.error->reason : "");
+  const ArrayRecord* trained = find_array_record(*fitted.content, "fitres.parameters");
+  ASSERT_NE(trained, nullptr);
+  ASSERT_EQ(trained->size(), legacy.size());
+  EXPECT_EQ(trained->items()[0].second.dtype, "");  // answered in the form received
+  EXPECT_NE(trained->items()[0].second.data, legacy.items()[0].second.data);  // it trained
+  const MetricRecord* examples = find_metric_record(*fitted.content, "fitres.num_examples");
+  ASSERT_NE(examples, nullptr);
+  EXPECT_EQ(std::get<int64_t>(*examples->find("num_examples")), 240);
+  const ConfigRecord* metrics = find_config_record(*fitted.content, "fitres.metrics");
+  ASSERT_NE(metrics, nullptr);
+  EXPECT_TRUE(metrics->contains("train_loss"));
+  EXPECT_EQ(status_code(*fitted.content, "fitres.status"), 0);
+
+  RecordDict evaluate;
+  evaluate.set("evaluateins.parameters", *trained);
+  evaluate.set("evaluateins.config", ConfigRecord{});
+  Message evaluated = ask("evaluate", evaluate);
+  ASSERT_TRUE(evaluated.content.has_value()) << (evaluated.error ? evaluated.error->reason : "");
+  const MetricRecord* loss = find_metric_record(*evaluated.content, "evaluateres.loss");
+  ASSERT_NE(loss, nullptr);
+  EXPECT_TRUE(std::isfinite(std::get<double>(*loss->find("loss"))));
+  const MetricRecord* eval_n = find_metric_record(*evaluated.content, "evaluateres.num_examples");
+  ASSERT_NE(eval_n, nullptr);
+  EXPECT_EQ(std::get<int64_t>(*eval_n->find("num_examples")), 80);
+  EXPECT_EQ(status_code(*evaluated.content, "evaluateres.status"), 0);
+
+  RecordDict get_properties;
+  get_properties.set("getpropertiesins.config", ConfigRecord{});
+  Message props = ask("get_properties", get_properties);
+  ASSERT_TRUE(props.content.has_value());
+  const ConfigRecord* properties =
+      find_config_record(*props.content, "getpropertiesres.properties");
+  ASSERT_NE(properties, nullptr);
+  EXPECT_TRUE(properties->contains("pollen-version"));
+
+  // Parameters that do not fit the model: an error reply, and the node stays up.
+  RecordDict bad;
+  ArrayRecord one;
+  one.set("0", legacy.items()[0].second);
+  bad.set("fitins.parameters", one);
+  Message refused = ask("train", bad);
+  ASSERT_TRUE(refused.error.has_value());
+  Message again = ask("get_parameters", get_parameters);
+  EXPECT_TRUE(again.content.has_value());
 }
 
 }  // namespace

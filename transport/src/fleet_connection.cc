@@ -71,11 +71,12 @@ Status FleetConnection::connect() {
     fp::RegisterNodeFleetResponse response;  // its node_id is not used, as in Flower
     Status status = rpc_->call(request, &response, key, call_options());
     if (status.code() == StatusCode::kFailedPrecondition) {
-      return Status(status.code(),
-                    status.message() +
-                        ". The SuperLink does not let nodes register themselves: it runs with "
-                        "--enable-supernode-auth. Register a key with `flwr supernode register "
-                        "<key.pub>` and pass its private key with --auth-supernode-private-key");
+      return Status(
+          status.code(),
+          status.message() +
+              ". The SuperLink does not let nodes register themselves: it runs with "
+              "--enable-supernode-auth. Register a key with `flwr supernode register "
+              "<key.pub> [SUPERLINK]` and pass its private key with --auth-supernode-private-key");
     }
     POLLEN_RETURN_IF_ERROR(status);
   }

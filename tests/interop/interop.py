@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Pollen against the real Flower SuperLink: one interop test per call.
+
+    interop.py legacy --flwr-bin DIR --pollen PATH --zoo DIR --digits DIR --work DIR
+                      [--strategy FedAvg|FedProx|FedAdam] [--no-initial] [--nodes N]
+
+Starts `flower-superlink` on 127.0.0.1 with free ports and its own FLWR_HOME,
+N `pollen` processes, runs a Flower App of tests/interop/apps with `flwr run`,
+waits for the run to end, stops everything it started by PID, and checks the
+run's status and the report the ServerApp wrote. Prints "interop <test>: ok"
+and exits 0 on success; "skipped: ..." when no real Flower is available.
+Standard library only (any python3).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            threading.Event().wait(0.2)
+    return False
+
+
+class Processes:
+    """Everything a test starts, stopped by PID on the way out."""
+
+    def __init__(self, work):
+        self.work = work
+        self.started = []
+
+    def start(self, name, cmd, env=None, cwd=None):
+        log = open(os.path.join(self.work, name + ".log"), "wb")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=cwd or self.work, start_new_session=True)
+        self.started.append((name, proc, log))
+        return proc
+
+    def stop_all(self):
+        for _, proc, _ in reversed(self.started):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        end = time.monotonic() + 15
+        for name, proc, log in reversed(self.started):
+            try:
+                proc.wait(timeout=max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop on SIGTERM; killing it")
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+
+    def tail(self, name, lines=30):
+        path = os.path.join(self.work, name + ".log")
+        with open(path, "rb") as f:
+            text = f.read().decode(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def find_flower(flwr_bin):
+    for d in ([flwr_bin] if flwr_bin else []) + os.environ.get("PATH", "").split(os.pathsep):
+        if d and os.access(os.path.join(d, "flower-superlink"), os.X_OK):
+            return d
+    return None
+
+
+def superlink(procs, flwr_bin, home):
+    ports = {k: free_port() for k in ("serverappio", "fleet", "control")}
+    # The SuperLink starts flower-superexec (and it flwr-serverapp) by name.
+    env = dict(os.environ, FLWR_HOME=home,
+               PATH=flwr_bin + os.pathsep + os.environ.get("PATH", ""))
+    proc = procs.start("superlink", [
+        os.path.join(flwr_bin, "flower-superlink"), "--insecure",
+        "--serverappio-api-address", f"127.0.0.1:{ports['serverappio']}",
+        "--fleet-api-address", f"127.0.0.1:{ports['fleet']}",
+        "--control-api-address", f"127.0.0.1:{ports['control']}"], env=env)
+    if not wait_for_port(ports["fleet"], proc, 60):
+        raise RuntimeError("flower-superlink did not start:\n" + procs.tail("superlink"))
+    with open(os.path.join(home, "config.toml"), "w", encoding="utf-8") as f:
+        f.write('[superlink]\ndefault = "local"\n\n[superlink.local]\n'
+                f'address = "127.0.0.1:{ports["control"]}"\ninsecure = true\n')
+    return ports, env
+
+
+def toml_value(v):
+    return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def flwr_run(flwr_bin, app, run_config, env, work, timeout):
+    overrides = " ".join(f"{k}={toml_value(v)}" for k, v in run_config.items())
+    cmd = [os.path.join(flwr_bin, "flwr"), "run", app, "local", "--run-config", overrides,
+           "--stream"]
+    with open(os.path.join(work, "flwr-run.log"), "wb") as log:
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work,
+                       timeout=timeout, check=False)
+    out = subprocess.run([os.path.join(flwr_bin, "flwr"), "ls", "local", "--format", "json"],
+                         capture_output=True, env=env, cwd=work, timeout=60, check=False)
+    runs = json.loads(out.stdout.decode() or "{}").get("runs", [])
+    return runs[-1]["status"] if runs else "no run listed"
+
+
+def check(cond, what, failures):
+    if not cond:
+        failures.append(what)
+
+
+def test_legacy(a, procs, flwr_bin):
+    home = os.path.join(a.work, "flwr-home")
+    os.makedirs(home, exist_ok=True)
+    ports, env = superlink(procs, flwr_bin, home)
+    for i in range(a.nodes):
+        procs.start(f"pollen-{i}", [
+            a.pollen, "--superlink", f"127.0.0.1:{ports['fleet']}", "--insecure",
+            "--model", os.path.join(a.zoo, "cnn8.pt"),
+            "--train-data", os.path.join(a.digits, f"client-{i}.csv"),
+            "--eval-data", os.path.join(a.digits, "test.csv"),
+            "--threads", "1", "--seed", str(i), "--poll-interval", "0.5"])
+    app = os.path.join(a.work, "legacy_app")
+    shutil.copytree(os.path.join(HERE, "apps", "legacy_app"), app, dirs_exist_ok=True)
+    report_path = os.path.join(a.work, "report.json")
+    run_config = {"strategy": a.strategy, "num-server-rounds": 2, "min-nodes": a.nodes,
+                  "initial-model": "" if a.no_initial else os.path.join(a.zoo, "cnn8.npz"),
+                  "report": report_path}
+    status = flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
+    with open(report_path, encoding="utf-8") as f:
+        report = json.load(f)
+    print(json.dumps(report, indent=1, sort_keys=True)[:3000])
+    failures = []
+    check(status == "finished:completed", f"run status {status}", failures)
+    rounds = report.get("rounds", {})
+    check(sorted(rounds) == ["1", "2"], f"rounds reported: {sorted(rounds)}", failures)
+    for rnd, r in sorted(rounds.items()):
+        check(r.get("fit_results") == a.nodes and not r.get("fit_failures"),
+              f"round {rnd}: fit {r.get('fit_results')} results, failures {r.get('fit_failures')}",
+              failures)
+        check(r.get("evaluate_results") == a.nodes and not r.get("evaluate_failures"),
+              f"round {rnd}: evaluate {r.get('evaluate_results')} results, "
+              f"failures {r.get('evaluate_failures')}", failures)
+        if a.strategy == "FedAvg":
+            check(r.get("aggregate_matches_numpy") is True,
+                  f"round {rnd}: FedAvg aggregate differs from NumPy's", failures)
+        check(all("train_loss" in m for m in r.get("fit_metrics", [])),
+              f"round {rnd}: fit metrics without train_loss", failures)
+    if "initial" in report:
+        check(report.get("final") != report["initial"], "the global model did not change",
+              failures)
+    return failures
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("test", choices=["legacy"])
+    p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
+                   help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
+                        "or PATH)")
+    p.add_argument("--pollen", required=True)
+    p.add_argument("--zoo", required=True)
+    p.add_argument("--digits", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--strategy", default="FedAvg", choices=["FedAvg", "FedProx", "FedAdam"])
+    p.add_argument("--no-initial", action="store_true")
+    p.add_argument("--nodes", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=400)
+    a = p.parse_args()
+    for name in ("pollen", "zoo", "digits", "work"):
+        setattr(a, name, os.path.abspath(getattr(a, name)))
+
+    flwr_bin = a.flwr_bin
+    if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
+        flwr_bin = os.path.join(flwr_bin, "bin")
+    flwr_bin = find_flower(flwr_bin)
+    if flwr_bin is None:
+        print("skipped: no real Flower (flower-superlink) found; set POLLEN_FLWR_DIR to a "
+              "directory with bin/flower-superlink (../shared/flower-1.28/setup.sh DIR makes one) "
+              "or pip install flwr==1.28.*")
+        return 0
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    procs = Processes(a.work)
+    name = f"{a.test} {a.strategy}{' no-initial' if a.no_initial else ''}"
+    try:
+        failures = test_legacy(a, procs, flwr_bin)
+    except Exception as e:  # report, then stop everything below
+        failures = [f"{type(e).__name__}: {e}"]
+    finally:
+        procs.stop_all()
+    if failures:
+        for f in failures:
+            print("FAILED:", f)
+        for log in ["flwr-run", "superlink"] + [f"pollen-{i}" for i in range(a.nodes)]:
+            if os.path.exists(os.path.join(a.work, log + ".log")):
+                print(f"---- {log}.log (tail) ----\n{procs.tail(log)}")
+        print(f"interop {name}: FAILED")
+        return 1
+    print(f"interop {name}: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
