@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Pollen against the real Flower SuperLink: one interop test per call.
 
-    interop.py legacy --flwr-bin DIR --pollen PATH --zoo DIR --digits DIR --work DIR
+    interop.py legacy|quickstart --flwr-bin DIR --pollen PATH --zoo DIR --digits DIR --work DIR
                       [--strategy FedAvg|FedProx|FedAdam] [--no-initial] [--nodes N]
+
+legacy: a ServerApp(server_fn=...) with one of flwr.server.strategy's
+strategies (tests/interop/apps/legacy_app); quickstart: the Message-API
+FedAvg of examples/quickstart-flower.
 
 Starts `flower-superlink` on 127.0.0.1 with free ports and its own FLWR_HOME,
 N `pollen` processes, runs a Flower App of tests/interop/apps with `flwr run`,
@@ -131,13 +135,7 @@ def test_legacy(a, procs, flwr_bin):
     home = os.path.join(a.work, "flwr-home")
     os.makedirs(home, exist_ok=True)
     ports, env = superlink(procs, flwr_bin, home)
-    for i in range(a.nodes):
-        procs.start(f"pollen-{i}", [
-            a.pollen, "--superlink", f"127.0.0.1:{ports['fleet']}", "--insecure",
-            "--model", os.path.join(a.zoo, "cnn8.pt"),
-            "--train-data", os.path.join(a.digits, f"client-{i}.csv"),
-            "--eval-data", os.path.join(a.digits, "test.csv"),
-            "--threads", "1", "--seed", str(i), "--poll-interval", "0.5"])
+    start_pollen_nodes(a, procs, ports)
     app = os.path.join(a.work, "legacy_app")
     shutil.copytree(os.path.join(HERE, "apps", "legacy_app"), app, dirs_exist_ok=True)
     report_path = os.path.join(a.work, "report.json")
@@ -170,9 +168,46 @@ def test_legacy(a, procs, flwr_bin):
     return failures
 
 
+def start_pollen_nodes(a, procs, ports):
+    for i in range(a.nodes):
+        procs.start(f"pollen-{i}", [
+            a.pollen, "--superlink", f"127.0.0.1:{ports['fleet']}", "--insecure",
+            "--model", os.path.join(a.zoo, "cnn8.pt"),
+            "--train-data", os.path.join(a.digits, f"client-{i}.csv"),
+            "--eval-data", os.path.join(a.digits, "test.csv"),
+            "--threads", "1", "--seed", str(i), "--poll-interval", "0.5"])
+
+
+def test_quickstart(a, procs, flwr_bin):
+    """examples/quickstart-flower: the Message-API FedAvg (flwr.serverapp)."""
+    home = os.path.join(a.work, "flwr-home")
+    os.makedirs(home, exist_ok=True)
+    ports, env = superlink(procs, flwr_bin, home)
+    start_pollen_nodes(a, procs, ports)
+    app = os.path.join(a.work, "quickstart-flower")
+    shutil.copytree(os.path.join(HERE, "..", "..", "examples", "quickstart-flower"), app,
+                    dirs_exist_ok=True)
+    final = os.path.join(a.work, "final")
+    run_config = {"num-server-rounds": 2, "min-nodes": a.nodes,
+                  "initial-model": os.path.join(a.zoo, "cnn8.pt"), "final-model": final}
+    status = flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
+    with open(os.path.join(a.work, "flwr-run.log"), encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    failures = []
+    check(status == "finished:completed", f"run status {status}", failures)
+    for kind in ("train", "evaluate"):
+        line = f"aggregate_{kind}: Received {a.nodes} results and 0 failures"
+        check(log.count(line) == 2, f"'{line}' {log.count(line)} times, not 2", failures)
+    check(os.path.exists(final + ".npz"), "no final model written", failures)
+    if os.path.exists(final + ".npz"):
+        with open(final + ".npz", "rb") as f1, open(os.path.join(a.zoo, "cnn8.npz"), "rb") as f2:
+            check(f1.read() != f2.read(), "the final model equals the initial one", failures)
+    return failures
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("test", choices=["legacy"])
+    p.add_argument("test", choices=["legacy", "quickstart"])
     p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
                    help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
                         "or PATH)")
@@ -201,8 +236,11 @@ def main():
     os.makedirs(a.work)
     procs = Processes(a.work)
     name = f"{a.test} {a.strategy}{' no-initial' if a.no_initial else ''}"
+    test = test_legacy
+    if a.test == "quickstart":
+        name, test = "quickstart FedAvg", test_quickstart
     try:
-        failures = test_legacy(a, procs, flwr_bin)
+        failures = test(a, procs, flwr_bin)
     except Exception as e:  # report, then stop everything below
         failures = [f"{type(e).__name__}: {e}"]
     finally:
