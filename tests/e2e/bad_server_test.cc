@@ -116,6 +116,38 @@ Served malformed_array_record(float seed) {
   return s;
 }
 
+// Serves `served` in order to one node running `client` until it has sent
+// `replies` replies; returns the node's status and fills `stats` and the
+// fleet's record of the calls.
+Status run_against(ScriptedFleet& fleet, Client& client, int64_t replies, NodeStats* stats) {
+  const int port = fleet.start();
+  FleetOptions options;
+  options.superlink = "127.0.0.1:" + std::to_string(port);
+  options.insecure = true;
+  options.retry.max_retries = 2;
+  POLLEN_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, connect_fleet(options));
+  NodeOptions node;
+  node.poll_interval = 0.02;
+  node.max_replies = replies;
+  node.linger = 0;
+  StopFlag stop;
+  Status status = run_node(*connection, client, node, stop, stats);
+  fleet.stop();
+  return status;
+}
+
+// The envelopes of `served` in order, and all their objects.
+std::pair<std::vector<fp::PullMessagesResponse>, ScriptedFleet::Objects> script(
+    const std::vector<Served>& served) {
+  std::vector<fp::PullMessagesResponse> envelopes;
+  ScriptedFleet::Objects objects;
+  for (const Served& s : served) {
+    envelopes.push_back(s.envelope);
+    objects.insert(s.objects.begin(), s.objects.end());
+  }
+  return {envelopes, objects};
+}
+
 TEST(BadServerTest, EveryBrokenInstructionGetsAnErrorReplyAndTheNodeStaysUp) {
   // (text the error reply must contain, instruction as served)
   std::vector<std::pair<std::string, Served>> cases;
@@ -135,30 +167,13 @@ TEST(BadServerTest, EveryBrokenInstructionGetsAnErrorReplyAndTheNodeStaysUp) {
   cases.push_back({"queries", serve(instruction(6, "query.unknown_action"))});
   cases.push_back({"", serve(instruction(7))});  // a good one last
 
-  std::vector<fp::PullMessagesResponse> envelopes;
-  ScriptedFleet::Objects objects;
-  for (const auto& [_, served] : cases) {
-    envelopes.push_back(served.envelope);
-    objects.insert(served.objects.begin(), served.objects.end());
-  }
-
+  std::vector<Served> served;
+  for (const auto& [_, s] : cases) served.push_back(s);
+  const auto [envelopes, objects] = script(served);
   ScriptedFleet fleet(kNode, envelopes, objects);
-  const int port = fleet.start();
-  FleetOptions options;
-  options.superlink = "127.0.0.1:" + std::to_string(port);
-  options.insecure = true;
-  options.retry.max_retries = 2;
-  auto connection = connect_fleet(options);
-  ASSERT_TRUE(connection.ok()) << connection.status();
   EchoClient client;
-  NodeOptions node;
-  node.poll_interval = 0.02;
-  node.max_replies = static_cast<int64_t>(cases.size());
-  node.linger = 0;
-  StopFlag stop;
   NodeStats stats;
-  ASSERT_TRUE(run_node(**connection, client, node, stop, &stats).ok());
-  fleet.stop();
+  ASSERT_TRUE(run_against(fleet, client, static_cast<int64_t>(cases.size()), &stats).ok());
 
   const auto pushes = fleet.pushes();
   ASSERT_EQ(pushes.size(), cases.size());
@@ -186,30 +201,11 @@ TEST(BadServerTest, AnExpiredInstructionIsSkippedAndTheNextOneServed) {
   Message expired = instruction(1);
   expired.metadata.created_at = unix_now() - 7200;
   expired.metadata.ttl = 3600;
-  const std::vector<Served> served = {serve(expired), serve(instruction(2))};
-  std::vector<fp::PullMessagesResponse> envelopes;
-  ScriptedFleet::Objects objects;
-  for (const Served& s : served) {
-    envelopes.push_back(s.envelope);
-    objects.insert(s.objects.begin(), s.objects.end());
-  }
+  const auto [envelopes, objects] = script({serve(expired), serve(instruction(2))});
   ScriptedFleet fleet(kNode, envelopes, objects);
-  const int port = fleet.start();
-  FleetOptions options;
-  options.superlink = "127.0.0.1:" + std::to_string(port);
-  options.insecure = true;
-  options.retry.max_retries = 2;
-  auto connection = connect_fleet(options);
-  ASSERT_TRUE(connection.ok()) << connection.status();
   CountingClient client;
-  NodeOptions node;
-  node.poll_interval = 0.02;
-  node.max_replies = 1;
-  node.linger = 0;
-  StopFlag stop;
   NodeStats stats;
-  ASSERT_TRUE(run_node(**connection, client, node, stop, &stats).ok());
-  fleet.stop();
+  ASSERT_TRUE(run_against(fleet, client, 1, &stats).ok());
 
   EXPECT_EQ(stats.instructions, 2);
   EXPECT_EQ(stats.dropped, 1);

@@ -131,18 +131,24 @@ def check(cond, what, failures):
         failures.append(what)
 
 
-def test_legacy(a, procs, flwr_bin):
+def federation(a, procs, flwr_bin, app_source, run_config):
+    """The SuperLink, a.nodes pollen nodes and one `flwr run` of a copy of
+    the app in `app_source`; returns the run's final status."""
     home = os.path.join(a.work, "flwr-home")
     os.makedirs(home, exist_ok=True)
     ports, env = superlink(procs, flwr_bin, home)
     start_pollen_nodes(a, procs, ports)
-    app = os.path.join(a.work, "legacy_app")
-    shutil.copytree(os.path.join(HERE, "apps", "legacy_app"), app, dirs_exist_ok=True)
+    app = os.path.join(a.work, os.path.basename(os.path.normpath(app_source)))
+    shutil.copytree(app_source, app, dirs_exist_ok=True)
+    return flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
+
+
+def test_legacy(a, procs, flwr_bin):
     report_path = os.path.join(a.work, "report.json")
     run_config = {"strategy": a.strategy, "num-server-rounds": 2, "min-nodes": a.nodes,
                   "initial-model": "" if a.no_initial else os.path.join(a.zoo, "cnn8.npz"),
                   "report": report_path}
-    status = flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
+    status = federation(a, procs, flwr_bin, os.path.join(HERE, "apps", "legacy_app"), run_config)
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
     print(json.dumps(report, indent=1, sort_keys=True)[:3000])
@@ -180,17 +186,11 @@ def start_pollen_nodes(a, procs, ports):
 
 def test_quickstart(a, procs, flwr_bin):
     """examples/quickstart-flower: the Message-API FedAvg (flwr.serverapp)."""
-    home = os.path.join(a.work, "flwr-home")
-    os.makedirs(home, exist_ok=True)
-    ports, env = superlink(procs, flwr_bin, home)
-    start_pollen_nodes(a, procs, ports)
-    app = os.path.join(a.work, "quickstart-flower")
-    shutil.copytree(os.path.join(HERE, "..", "..", "examples", "quickstart-flower"), app,
-                    dirs_exist_ok=True)
     final = os.path.join(a.work, "final")
     run_config = {"num-server-rounds": 2, "min-nodes": a.nodes,
                   "initial-model": os.path.join(a.zoo, "cnn8.pt"), "final-model": final}
-    status = flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
+    app = os.path.join(HERE, "..", "..", "examples", "quickstart-flower")
+    status = federation(a, procs, flwr_bin, app, run_config)
     with open(os.path.join(a.work, "flwr-run.log"), encoding="utf-8", errors="replace") as f:
         log = f.read()
     failures = []
