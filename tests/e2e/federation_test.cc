@@ -419,8 +419,13 @@ TEST(FederationTest, RoundsFinishThroughDelaysAndCutConnections) {
     aggregated += round.train.replies + round.evaluate.replies;
     missing += round.train.missing + round.evaluate.missing;
   }
-  EXPECT_EQ(a.stats().replies, a.stats().instructions);
-  EXPECT_EQ(b.stats().replies, b.stats().instructions);
+  // The nodes are stopped as soon as the ServerApp has every reply, so a
+  // node may still be retrying a push whose answer the proxy cut after the
+  // SuperLink had taken the reply: at most one reply per node uncounted.
+  for (const NodeThread* node : {&a, &b}) {
+    EXPECT_LE(node->stats().replies, node->stats().instructions);
+    EXPECT_GE(node->stats().replies, node->stats().instructions - 1);
+  }
   EXPECT_EQ(aggregated, static_cast<size_t>(a.stats().instructions + b.stats().instructions));
   EXPECT_EQ(aggregated + missing, 8u);
   EXPECT_GT(aggregated, 0u);
