@@ -37,6 +37,12 @@ void add_node_options(CLI::App& app, NodeCommandOptions* o) {
                  "give up a call after retrying this many seconds (0: no limit)")
       ->check(kNonNegative)
       ->group(kConnection);
+  app.add_option("--heartbeat-interval", o->fleet.heartbeat_interval,
+                 "seconds the SuperLink may wait for this node's next heartbeat before it"
+                 " counts the node as offline (the SuperLink accepts 10 to 1800)")
+      ->capture_default_str()
+      ->check(CLI::Range(10.0, 1800.0))
+      ->group(kConnection);
   app.add_option("--poll-interval", o->node.poll_interval,
                  "seconds between polls while no instruction waits")
       ->capture_default_str()

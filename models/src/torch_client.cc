@@ -206,7 +206,18 @@ Result<RecordDict> TorchClient::evaluate(const Message& instruction) {
 
 Result<RecordDict> TorchClient::handle(const Message& instruction) {
   const LegacyKind kind = legacy_kind(instruction);
-  if (kind == LegacyKind::kNone) return DispatchingClient::handle(instruction);
+  if (kind == LegacyKind::kNone) {
+    // "train.finetune" asks for a handler the ServerApp expects by name; a
+    // plain training round instead would be a silent wrong answer.
+    const std::string& type = instruction.metadata.message_type;
+    const std::string_view action = split_message_type(type).second;
+    if (!action.empty() && validate_message_type(type).ok()) {
+      return unimplemented("message type '" + type + "': this node has no '" +
+                           std::string(action) +
+                           "' handler (it serves train, evaluate and query without an action)");
+    }
+    return DispatchingClient::handle(instruction);
+  }
   return handle_legacy(instruction, kind);
 }
 

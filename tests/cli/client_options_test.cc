@@ -87,6 +87,8 @@ TEST(ClientOptionsTest, FlagsFillEveryField) {
                     "/tmp/s",
                     "--max-retries",
                     "4",
+                    "--heartbeat-interval",
+                    "12.5",
                     "--log-level",
                     "WARNING"});
   ASSERT_EQ(p.error, "");
@@ -111,6 +113,7 @@ TEST(ClientOptionsTest, FlagsFillEveryField) {
   EXPECT_TRUE(o.client.train.nesterov);
   EXPECT_EQ(o.state_dir, "/tmp/s");
   EXPECT_EQ(o.node.fleet.retry.max_retries, 4);
+  EXPECT_DOUBLE_EQ(o.node.fleet.heartbeat_interval, 12.5);
   EXPECT_EQ(o.node.log_level, LogLevel::kWarning);
 }
 
@@ -119,6 +122,7 @@ TEST(ClientOptionsTest, DefaultsMatchTheDocumentedOnes) {
   ASSERT_EQ(p.error, "");
   EXPECT_EQ(p.options.node.fleet.superlink, "127.0.0.1:9092");
   EXPECT_FALSE(p.options.node.fleet.insecure);
+  EXPECT_DOUBLE_EQ(p.options.node.fleet.heartbeat_interval, 30.0);  // Flower's default
   EXPECT_EQ(p.options.model_options.device, "auto");
   EXPECT_DOUBLE_EQ(p.options.client.train.lr, 0.01);
   EXPECT_EQ(p.options.client.train.local_epochs, 1);
@@ -193,6 +197,8 @@ TEST(ClientOptionsTest, BadFlagValuesAreRefusedNamingTheFlag) {
            Case{{"--lr", "fast"}, "--lr"},
            Case{{"--optimizer", "rmsprop"}, "--optimizer"},
            Case{{"--batch-size", "0"}, "--batch-size"},
+           Case{{"--heartbeat-interval", "5"}, "--heartbeat-interval"},
+           Case{{"--heartbeat-interval", "1801"}, "--heartbeat-interval"},
            Case{{"--log-level", "loud"}, "--log-level"},
            Case{{"--insecure", "--root-certificates", "ca.pem"}, "--insecure"},
            Case{{"--no-such-flag"}, "--no-such-flag"},

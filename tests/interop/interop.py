@@ -91,21 +91,29 @@ def find_flower(flwr_bin):
     return None
 
 
-def superlink(procs, flwr_bin, home):
+def superlink(procs, flwr_bin, home, tls=None, args=()):
+    """flower-superlink on free ports, and FLWR_HOME's config.toml naming it
+    "local". `tls`: {"ca": PEM, "cert": PEM, "key": PEM} for TLS (and the
+    Control API trusted through `root-certificates`) instead of --insecure;
+    `args`: more flower-superlink flags (e.g. --enable-supernode-auth)."""
     ports = {k: free_port() for k in ("serverappio", "fleet", "control")}
     # The SuperLink starts flower-superexec (and it flwr-serverapp) by name.
     env = dict(os.environ, FLWR_HOME=home,
                PATH=flwr_bin + os.pathsep + os.environ.get("PATH", ""))
+    security = ["--insecure"] if tls is None else [
+        "--ssl-ca-certfile", tls["ca"], "--ssl-certfile", tls["cert"],
+        "--ssl-keyfile", tls["key"]]
     proc = procs.start("superlink", [
-        os.path.join(flwr_bin, "flower-superlink"), "--insecure",
+        os.path.join(flwr_bin, "flower-superlink"), *security, *args,
         "--serverappio-api-address", f"127.0.0.1:{ports['serverappio']}",
         "--fleet-api-address", f"127.0.0.1:{ports['fleet']}",
         "--control-api-address", f"127.0.0.1:{ports['control']}"], env=env)
     if not wait_for_port(ports["fleet"], proc, 60):
         raise RuntimeError("flower-superlink did not start:\n" + procs.tail("superlink"))
+    trust = "insecure = true" if tls is None else f'root-certificates = "{tls["ca"]}"'
     with open(os.path.join(home, "config.toml"), "w", encoding="utf-8") as f:
         f.write('[superlink]\ndefault = "local"\n\n[superlink.local]\n'
-                f'address = "127.0.0.1:{ports["control"]}"\ninsecure = true\n')
+                f'address = "127.0.0.1:{ports["control"]}"\n{trust}\n')
     return ports, env
 
 
@@ -131,13 +139,14 @@ def check(cond, what, failures):
         failures.append(what)
 
 
-def federation(a, procs, flwr_bin, app_source, run_config):
-    """The SuperLink, a.nodes pollen nodes and one `flwr run` of a copy of
-    the app in `app_source`; returns the run's final status."""
+def federation(a, procs, flwr_bin, app_source, run_config, node_args=()):
+    """The SuperLink, a.nodes pollen nodes (with `node_args`) and one `flwr
+    run` of a copy of the app in `app_source`; returns the run's final
+    status."""
     home = os.path.join(a.work, "flwr-home")
     os.makedirs(home, exist_ok=True)
     ports, env = superlink(procs, flwr_bin, home)
-    start_pollen_nodes(a, procs, ports)
+    start_pollen_nodes(a, procs, ports, node_args)
     app = os.path.join(a.work, os.path.basename(os.path.normpath(app_source)))
     shutil.copytree(app_source, app, dirs_exist_ok=True)
     return flwr_run(flwr_bin, app, run_config, env, a.work, a.timeout)
@@ -174,14 +183,16 @@ def test_legacy(a, procs, flwr_bin):
     return failures
 
 
-def start_pollen_nodes(a, procs, ports):
+def start_pollen_nodes(a, procs, ports, extra=()):
+    """a.nodes pollen processes; the digits have two shards, so a third node
+    trains on the first shard again (with its own seed)."""
     for i in range(a.nodes):
         procs.start(f"pollen-{i}", [
             a.pollen, "--superlink", f"127.0.0.1:{ports['fleet']}", "--insecure",
-            "--model", os.path.join(a.zoo, "cnn8.pt"),
-            "--train-data", os.path.join(a.digits, f"client-{i}.csv"),
+            "--model", os.path.join(a.zoo, getattr(a, "model", "cnn8") + ".pt"),
+            "--train-data", os.path.join(a.digits, f"client-{i % 2}.csv"),
             "--eval-data", os.path.join(a.digits, "test.csv"),
-            "--threads", "1", "--seed", str(i), "--poll-interval", "0.5"])
+            "--threads", "1", "--seed", str(i), "--poll-interval", "0.5", *extra])
 
 
 def test_quickstart(a, procs, flwr_bin):
@@ -205,9 +216,9 @@ def test_quickstart(a, procs, flwr_bin):
     return failures
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("test", choices=["legacy", "quickstart"])
+def common_args(p, choices):
+    """The options every interop driver takes; returns the parsed args."""
+    p.add_argument("test", choices=choices)
     p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
                    help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
                         "or PATH)")
@@ -215,14 +226,17 @@ def main():
     p.add_argument("--zoo", required=True)
     p.add_argument("--digits", required=True)
     p.add_argument("--work", required=True)
-    p.add_argument("--strategy", default="FedAvg", choices=["FedAvg", "FedProx", "FedAdam"])
-    p.add_argument("--no-initial", action="store_true")
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--timeout", type=int, default=400)
     a = p.parse_args()
     for name in ("pollen", "zoo", "digits", "work"):
         setattr(a, name, os.path.abspath(getattr(a, name)))
+    return a
 
+
+def drive(a, name, test):
+    """Finds Flower, runs `test(a, procs, flwr_bin)` in a fresh a.work, stops
+    everything it started and reports; returns the exit code."""
     flwr_bin = a.flwr_bin
     if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
         flwr_bin = os.path.join(flwr_bin, "bin")
@@ -235,10 +249,6 @@ def main():
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     procs = Processes(a.work)
-    name = f"{a.test} {a.strategy}{' no-initial' if a.no_initial else ''}"
-    test = test_legacy
-    if a.test == "quickstart":
-        name, test = "quickstart FedAvg", test_quickstart
     try:
         failures = test(a, procs, flwr_bin)
     except Exception as e:  # report, then stop everything below
@@ -248,13 +258,25 @@ def main():
     if failures:
         for f in failures:
             print("FAILED:", f)
-        for log in ["flwr-run", "superlink"] + [f"pollen-{i}" for i in range(a.nodes)]:
-            if os.path.exists(os.path.join(a.work, log + ".log")):
-                print(f"---- {log}.log (tail) ----\n{procs.tail(log)}")
+        for _, proc, log in procs.started:
+            log_name = os.path.splitext(os.path.basename(log.name))[0]
+            print(f"---- {log_name}.log (tail) ----\n{procs.tail(log_name)}")
+        if os.path.exists(os.path.join(a.work, "flwr-run.log")):
+            print(f"---- flwr-run.log (tail) ----\n{procs.tail('flwr-run', 60)}")
         print(f"interop {name}: FAILED")
         return 1
     print(f"interop {name}: ok")
     return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--strategy", default="FedAvg", choices=["FedAvg", "FedProx", "FedAdam"])
+    p.add_argument("--no-initial", action="store_true")
+    a = common_args(p, ["legacy", "quickstart"])
+    if a.test == "quickstart":
+        return drive(a, "quickstart FedAvg", test_quickstart)
+    return drive(a, f"legacy {a.strategy}{' no-initial' if a.no_initial else ''}", test_legacy)
 
 
 if __name__ == "__main__":

@@ -181,8 +181,21 @@ TEST(TorchFederationTest, MismatchedArraysGetAnErrorReplyAndTheNodeStaysUp) {
   ASSERT_TRUE(reply.error.has_value());
   EXPECT_NE(reply.error->reason.find("not.a.layer"), std::string::npos) << reply.error->reason;
 
-  // Still serving: a good round works.
+  // A named handler the node does not have: an error, not a plain round.
   std::unique_ptr<Model> server_model = load_cnn();
+  RecordDict good;
+  good.set("arrays", server_model->state_dict().value());
+  good.set("config", ConfigRecord{});
+  auto named = (*link)->push_instruction(run, (*online)[0], "train.finetune_head", good);
+  ASSERT_TRUE(named.ok());
+  replies = (*link)->wait_for_replies({*named}, seconds(60), std::chrono::milliseconds(20));
+  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_TRUE(replies.begin()->second.error.has_value());
+  EXPECT_NE(replies.begin()->second.error->reason.find("no 'finetune_head' handler"),
+            std::string::npos)
+      << replies.begin()->second.error->reason;
+
+  // Still serving: a good round works.
   FedAvgConfig config;
   config.poll_interval = std::chrono::milliseconds(20);
   auto result = run_fedavg(**link, run, *online, server_model->state_dict().value(), config);

@@ -77,6 +77,42 @@ TEST_F(FleetConnectionTest, PreRegisteredKeySkipsRegistrationAndUnregistration) 
   EXPECT_EQ(calls(), (std::vector<std::string>{"ActivateNode", "DeactivateNode"}));
 }
 
+TEST_F(FleetConnectionTest, RefusedPreRegisteredKeySaysWhichOfFlowersTwoRefusals) {
+  NodeKey key = NodeKey::generate().value();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("pollen-refused-key-" + std::to_string(getpid())))
+          .string();
+  std::ofstream(path) << key.private_key_pem().value();
+  state_->supernode_auth = true;
+  options_.auth_private_key = path;
+  auto c = make(options_);
+  // Flower 1.28's two answers, then one worded otherwise.
+  fail_next("ActivateNode", 1, grpc::StatusCode::FAILED_PRECONDITION,
+            "No SuperNode found with the given public key.");
+  Status never = c->connect();
+  fail_next("ActivateNode", 1, grpc::StatusCode::FAILED_PRECONDITION,
+            "SuperNode with node ID 7 could not be activated.");
+  Status online = c->connect();
+  fail_next("ActivateNode", 1, grpc::StatusCode::FAILED_PRECONDITION, "refused");
+  Status other = c->connect();
+  std::filesystem::remove(path);
+
+  EXPECT_EQ(never.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(never.message().find("is not registered with this SuperLink"), std::string::npos)
+      << never;
+  EXPECT_NE(never.message().find("flwr supernode register " + path + ".pub"), std::string::npos)
+      << never;
+  EXPECT_EQ(never.message().find("online"), std::string::npos) << never;
+  EXPECT_EQ(online.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(online.message().find("is online already"), std::string::npos) << online;
+  EXPECT_EQ(online.message().find("not registered"), std::string::npos) << online;
+  EXPECT_NE(other.message().find("Either the key in '" + path + "' is not registered"),
+            std::string::npos)
+      << other;
+  EXPECT_NE(other.message().find("still online"), std::string::npos) << other;
+  EXPECT_EQ(count("RegisterNode"), 0u);  // a registered key never self-registers
+}
+
 TEST_F(FleetConnectionTest, HeartbeatAndItsFailures) {
   auto c = connected();
   EXPECT_TRUE(c->heartbeat().ok());

@@ -45,6 +45,33 @@ CallOptions FleetConnection::single_try_options() const {
   return CallOptions{options_.call_timeout, once};
 }
 
+std::string FleetConnection::activation_refused(std::string message) const {
+  // Flower 1.28 refuses a pre-registered key's ActivateNode with "No
+  // SuperNode found with the given public key." (never registered, or
+  // unregistered since) or "SuperNode with node ID N could not be
+  // activated." (that node is online already); other releases may word it
+  // otherwise, so anything else gets both explanations.
+  if (!message.empty() && message.back() == '.') message.pop_back();
+  const std::string& key = options_.auth_private_key;
+  if (message.find("No SuperNode found") != std::string::npos) {
+    // pollen keygen, --persistent-key and ssh-keygen all put the public
+    // key beside the private one, as FILE.pub.
+    return message + ". The key in '" + key +
+           "' is not registered with this SuperLink: register its public key with `flwr "
+           "supernode register " +
+           key + ".pub [SUPERLINK]`, then start the node again";
+  }
+  if (message.find("could not be activated") != std::string::npos) {
+    return message + ". A node using the key in '" + key +
+           "' is online already: two devices cannot share a key, and a node stopped without "
+           "deactivating stays online until two heartbeat intervals after its last heartbeat";
+  }
+  return message + ". Either the key in '" + key +
+         "' is not registered with the SuperLink (`flwr supernode register <key.pub>`) or a "
+         "node using it is still online (it goes offline two heartbeat intervals after its "
+         "last heartbeat)";
+}
+
 Status FleetConnection::connect() {
   // A new session every time: after "Invalid node ID" (a SuperLink restarted
   // with in-memory state) a self-registered node starts over with a new key;
@@ -87,13 +114,7 @@ Status FleetConnection::connect() {
   fp::ActivateNodeResponse response;
   Status status = rpc_->call(request, &response, key, call_options());
   if (status.code() == StatusCode::kFailedPrecondition && !next.self_registered) {
-    std::string message = status.message();
-    if (!message.empty() && message.back() == '.') message.pop_back();
-    return Status(status.code(),
-                  message +
-                      ". Either this key is not registered with the SuperLink (`flwr supernode "
-                      "register <key.pub>`) or a node using it is still online (it goes "
-                      "offline two heartbeat intervals after its last heartbeat)");
+    return Status(status.code(), activation_refused(status.message()));
   }
   POLLEN_RETURN_IF_ERROR(status);
   if (response.node_id() == 0) {

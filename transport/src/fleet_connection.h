@@ -49,6 +49,8 @@ class FleetConnection final : public Connection {
   CallOptions object_call_options() const;  // PullObject / PushObject
   CallOptions heartbeat_call_options() const;
   CallOptions single_try_options() const;  // disconnect()
+  // What to say when the SuperLink refuses a pre-registered key's ActivateNode.
+  std::string activation_refused(std::string message) const;
 
   // fleet_objects.cc. A non-OK return is a failed call (receive() fails);
   // `*problem` is what is wrong with the instruction itself (receive()
