@@ -185,23 +185,35 @@ def test_legacy(a, procs, flwr_bin):
 
 def start_pollen_nodes(a, procs, ports, extra=()):
     """a.nodes pollen processes; the digits have two shards, so a third node
-    trains on the first shard again (with its own seed)."""
+    trains on the first shard again (with its own seed). `extra` adds flags,
+    its --train-data and --eval-data replacing the digits."""
     for i in range(a.nodes):
+        data = [] if "--train-data" in extra else [
+            "--train-data", os.path.join(a.digits, f"client-{i % 2}.csv"),
+            "--eval-data", os.path.join(a.digits, "test.csv")]
         procs.start(f"pollen-{i}", [
             a.pollen, "--superlink", f"127.0.0.1:{ports['fleet']}", "--insecure",
-            "--model", os.path.join(a.zoo, getattr(a, "model", "cnn8") + ".pt"),
-            "--train-data", os.path.join(a.digits, f"client-{i % 2}.csv"),
-            "--eval-data", os.path.join(a.digits, "test.csv"),
+            "--model", os.path.join(a.zoo, getattr(a, "model", "cnn8") + ".pt"), *data,
             "--threads", "1", "--seed", str(i), "--poll-interval", "0.5", *extra])
 
 
 def test_quickstart(a, procs, flwr_bin):
     """examples/quickstart-flower: the Message-API FedAvg (flwr.serverapp)."""
     final = os.path.join(a.work, "final")
+    model = getattr(a, "model", "cnn8")
     run_config = {"num-server-rounds": 2, "min-nodes": a.nodes,
-                  "initial-model": os.path.join(a.zoo, "cnn8.pt"), "final-model": final}
+                  "initial-model": os.path.join(a.zoo, model + ".pt"), "final-model": final}
+    node_args = ()
+    if model == "resnet18s":
+        # 32 random 3x32x32 images, one step of 32 per round: the test is
+        # about 45 MB models crossing the real SuperLink, not accuracy.
+        images = os.path.join(a.work, "images.pt")
+        subprocess.run([sys.executable, os.path.join(HERE, "make_images.py"), images, "32"],
+                       check=True, timeout=120)
+        run_config.update({"batch-size": 32, "lr": 0.01})
+        node_args = ("--train-data", images, "--eval-data", images)
     app = os.path.join(HERE, "..", "..", "examples", "quickstart-flower")
-    status = federation(a, procs, flwr_bin, app, run_config)
+    status = federation(a, procs, flwr_bin, app, run_config, node_args)
     with open(os.path.join(a.work, "flwr-run.log"), encoding="utf-8", errors="replace") as f:
         log = f.read()
     failures = []
@@ -211,7 +223,8 @@ def test_quickstart(a, procs, flwr_bin):
         check(log.count(line) == 2, f"'{line}' {log.count(line)} times, not 2", failures)
     check(os.path.exists(final + ".npz"), "no final model written", failures)
     if os.path.exists(final + ".npz"):
-        with open(final + ".npz", "rb") as f1, open(os.path.join(a.zoo, "cnn8.npz"), "rb") as f2:
+        with open(final + ".npz", "rb") as f1, open(os.path.join(a.zoo, model + ".npz"),
+                                                     "rb") as f2:
             check(f1.read() != f2.read(), "the final model equals the initial one", failures)
     return failures
 
@@ -273,9 +286,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--strategy", default="FedAvg", choices=["FedAvg", "FedProx", "FedAdam"])
     p.add_argument("--no-initial", action="store_true")
+    p.add_argument("--model", default="cnn8", choices=["cnn8", "resnet18s"],
+                   help="quickstart: the zoo model (resnet18s trains on random images)")
     a = common_args(p, ["legacy", "quickstart"])
     if a.test == "quickstart":
-        return drive(a, "quickstart FedAvg", test_quickstart)
+        return drive(a, f"quickstart FedAvg {a.model}", test_quickstart)
     return drive(a, f"legacy {a.strategy}{' no-initial' if a.no_initial else ''}", test_legacy)
 
 
