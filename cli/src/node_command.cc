@@ -19,6 +19,7 @@ void add_node_options(CLI::App& app, NodeCommandOptions* o) {
   o->log_level = log_level();  // POLLEN_LOG_LEVEL, unless --log-level says otherwise
   app.add_option("--superlink", o->fleet.superlink, "SuperLink Fleet API address, HOST:PORT")
       ->capture_default_str()
+      ->check([](const std::string& address) { return check_superlink_address(address).message(); })
       ->group(kConnection);
   CLI::Option* insecure =
       app.add_flag("--insecure", o->fleet.insecure, "plaintext gRPC (no TLS)")->group(kConnection);

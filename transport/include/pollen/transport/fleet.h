@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "pollen/core/connection.h"
 #include "pollen/core/signing.h"
@@ -49,11 +50,17 @@ struct FleetOptions {
   std::function<bool()> stop_requested;
 };
 
+// Checks a --superlink address: HOST:PORT with a host name, an IPv4
+// address or a bracketed IPv6 address, and a port 1-65535. The error names
+// the address and what is wrong with it.
+Status check_superlink_address(std::string_view address);
+
 // Opens a channel to options.superlink (TLS with the given or the system
 // roots; plaintext only with `insecure`) and returns a Connection on it. Does
 // not contact the server: call connect() next. Fails on contradictory options
-// (insecure with root certificates or with an authentication key) and on an
-// unreadable certificate file.
+// (insecure with root certificates or with an authentication key), on an
+// address check_superlink_address refuses and on an unreadable certificate
+// file.
 Result<std::unique_ptr<Connection>> connect_fleet(const FleetOptions& options);
 
 // Reads a node private key: PEM (PKCS#8 or SEC1) or an unencrypted OpenSSH
