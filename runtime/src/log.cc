@@ -1,5 +1,6 @@
 #include "pollen/runtime/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
@@ -58,9 +59,43 @@ Result<LogLevel> parse_log_level(std::string_view name) {
 void set_log_level(LogLevel level) { level_ref() = level; }
 LogLevel log_level() { return level_ref(); }
 
+std::string log_safe(std::string_view text, size_t max_chars) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max_chars) + 16);
+  size_t i = 0;
+  for (; i < text.size() && out.size() < max_chars; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else if (c == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      // U+0080..U+009F: C1 controls (0x9b starts a terminal escape too).
+      const unsigned char d = static_cast<unsigned char>(text[++i]);
+      out += "\\u00";
+      out += kHex[d >> 4];
+      out += kHex[d & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (i < text.size()) {
+    out += "... [" + std::to_string(text.size() - i) + " more bytes]";
+  }
+  return out;
+}
+
 void log_message(LogLevel level, std::string_view text) {
+  const std::string safe = log_safe(text);
   std::lock_guard<std::mutex> lock(output_mutex());
-  std::cerr << prefix(level) << text << '\n';
+  std::cerr << prefix(level) << safe << '\n';
 }
 
 }  // namespace pollen

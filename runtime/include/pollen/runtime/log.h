@@ -18,7 +18,15 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 Result<LogLevel> parse_log_level(std::string_view name);
 void set_log_level(LogLevel level);
 LogLevel log_level();
+// Writes one line. Text from the server (array keys, message types, error
+// reasons) reaches log lines, so every line goes through log_safe() first.
 void log_message(LogLevel level, std::string_view text);
+
+// `text` made safe for one log line on a terminal: newlines, tabs and other
+// control characters (C0, DEL, C1) escaped (\n, \t, \x1b, \u009b), and cut
+// after `max_chars` bytes with "... [N more bytes]", so a server cannot
+// forge log lines, color a terminal or flood the log.
+std::string log_safe(std::string_view text, size_t max_chars = 4096);
 
 namespace log_detail {
 class Line {
