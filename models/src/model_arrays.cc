@@ -219,9 +219,27 @@ Result<torch::Tensor> decode_for(const Array& array, c10::ScalarType target,
   POLLEN_ASSIGN_OR_RETURN(NpyArray npy, array.to_npy());
   POLLEN_ASSIGN_OR_RETURN(c10::ScalarType source, torch_type(npy.dtype));
   POLLEN_RETURN_IF_ERROR(check_shape(npy.shape, shape));
+  // Integers cannot carry a floating-point parameter: every weight would be
+  // truncated (usually to 0) and the model lost without a word.
+  if (c10::isFloatingType(target) && !c10::isFloatingType(source)) {
+    return invalid_argument("dtype " + std::string(dtype_name(npy.dtype)) +
+                            " cannot carry the values of the model's " + tensor_dtype_name(target) +
+                            " tensor; send it as a floating-point array");
+  }
   torch::Tensor src = torch::empty(npy.shape, torch::TensorOptions().dtype(source));
   // memcpy, not from_blob: received data may sit at any offset of a buffer.
   if (!npy.data.empty()) std::memcpy(src.data_ptr(), npy.data.data(), npy.data.size());
+  if (c10::isFloatingType(source)) {
+    // NaN or Inf in a received model is a diverged aggregate; training on it
+    // would only send it back as a success.
+    const torch::Tensor not_finite = src.isfinite().logical_not();
+    if (not_finite.any().item<bool>()) {
+      return invalid_argument(
+          "value " + first_of(src.to(torch::kDouble), not_finite) + " is not finite (" +
+          std::to_string(not_finite.sum().item<int64_t>()) + " of " + std::to_string(src.numel()) +
+          " values); a model with NaN or Inf is refused, not trained on");
+    }
+  }
   return convert_checked(src, target);
 }
 

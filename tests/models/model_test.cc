@@ -283,11 +283,11 @@ TEST(ModelArrays, RefusesValuesAnIntegerBufferCannotHold) {
   const double inf = std::numeric_limits<double>::infinity();
   expect_refused("dtypes",
                  changed("dtypes", "i64", array_of(DType::kFloat64, {}, std::vector<double>{nan})),
-                 {"array 'i64'", "nan", "int64"});
+                 {"array 'i64'", "nan", "not finite"});
   expect_refused("dtypes",
                  changed("dtypes", "flags",
                          array_of(DType::kFloat64, {2, 2}, std::vector<double>{1, 0, inf, 1})),
-                 {"array 'flags'", "inf", "bool"});
+                 {"array 'flags'", "inf", "not finite"});
   expect_refused(
       "dtypes",
       changed("dtypes", "u8", array_of(DType::kFloat64, {3}, std::vector<double>{0, 255.4, 255.6})),
@@ -305,6 +305,31 @@ TEST(ModelArrays, RefusesValuesAnIntegerBufferCannotHold) {
       changed("dtypes", "f16",
               array_of(DType::kFloat64, {2, 3}, std::vector<double>{1, 2, 3, 4, 5, 1e6})),
       {"array 'f16'", "overflows", "float16"});
+}
+
+// An int64 array for a float32 weight would truncate every value (to 0 for
+// most weights) and reply a lost model as a success; NaN or Inf is a
+// diverged aggregate. Both are refused naming the array.
+TEST(ModelArrays, RefusesIntegerArraysForFloatTensorsAndNonFiniteValues) {
+  expect_refused(
+      "dtypes",
+      changed("dtypes", "weight", array_of(DType::kInt64, {3, 2}, std::vector<int64_t>(6, 0))),
+      {"array 'weight'", "dtype int64 cannot carry", "float32", "floating-point"});
+  expect_refused(
+      "dtypes",
+      changed("dtypes", "f64", array_of(DType::kBool, {3}, std::vector<uint8_t>{1, 0, 1})),
+      {"array 'f64'", "dtype bool cannot carry", "float64"});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  expect_refused(
+      "dtypes",
+      changed("dtypes", "weight",
+              array_of(DType::kFloat32, {3, 2}, std::vector<float>{1, 2, -inf, 4, inf, 6})),
+      {"array 'weight'", "value -inf is not finite (2 of 6 values)"});
+  expect_refused(
+      "dtypes",
+      changed("dtypes", "f64", array_of(DType::kFloat64, {3}, std::vector<double>{nan, 1, 2})),
+      {"array 'f64'", "value nan is not finite"});
 }
 
 TEST(ModelArrays, AcceptsFedAvgFloat64ForIntegerAndBoolBuffers) {

@@ -255,6 +255,8 @@ def _broken(initial, config):
         ("complex dtype", changed(weight, initial[weight].astype(np.complex64)), weight),
         ("uint32 dtype", changed(keys[-1], initial[keys[-1]].astype(np.uint32)), keys[-1]),
         ("NaN into an integer buffer", changed(counter, np.array(np.nan)), counter),
+        ("int64 for a float32 weight", changed(weight, initial[weight].astype(np.int64)), weight),
+        ("Inf in a weight", changed(weight, np.full_like(initial[weight], np.inf)), weight),
     ]
     out = []
     for label, arrays, named in cases:
