@@ -1,7 +1,10 @@
 #include "node_command.h"
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdio>
 
 #include "pollen/runtime/stop.h"
 #include "validators.h"
@@ -82,8 +85,24 @@ Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args
   return options;
 }
 
+std::string key_permission_warning(const std::string& key_file) {
+  struct stat info {};
+  if (key_file.empty() || ::stat(key_file.c_str(), &info) != 0) return "";
+  if ((info.st_mode & 077) == 0) return "";
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  return "private key file '" + key_file + "' is open to other users (mode " + mode +
+         "): whoever reads it can act as this node. chmod 600 " + key_file;
+}
+
 int run_node_command(const NodeCommandOptions& options, Client& client) {
   set_log_level(options.log_level);
+  // As ssh does, though ssh refuses such a key: a node must still start on
+  // a device whose image shipped the key with loose permissions.
+  if (std::string warning = key_permission_warning(options.fleet.auth_private_key);
+      !warning.empty()) {
+    POLLEN_LOG(Warning) << warning;
+  }
   StopFlag stop;
   SignalStop signals(&stop);  // before any thread starts, so all of them block the signals
   FleetOptions fleet = options.fleet;

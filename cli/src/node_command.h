@@ -44,6 +44,10 @@ Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args
 // not run (the reason is logged).
 int run_node_command(const NodeCommandOptions& options, Client& client);
 
+// What to warn about a node key file that group or others may read or
+// write ("" when it is owner-only or cannot be read at all).
+std::string key_permission_warning(const std::string& key_file);
+
 }  // namespace pollen::cli
 
 #endif  // POLLEN_CLI_NODE_COMMAND_H_

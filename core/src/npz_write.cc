@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pollen/core/durable_file.h"
 #include "pollen/core/npz.h"
 #include "zip_format.h"
 
@@ -121,51 +122,24 @@ Result<std::vector<Member>> plan(const std::string& path, const ArrayRecord& arr
   return members;
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) errno = EIO;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 Status write_file(const std::string& path, const std::vector<Member>& members,
-                  uint64_t directory_offset) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return file_error(tmp, "cannot create", errno);
-  bool ok = true;
-  for (const Member& member : members) {
-    ok = ok && write_all(fd, local_header(member)) && write_all(fd, member.data);
-  }
-  ok = ok && write_all(fd, directory_and_end(members, directory_offset));
-  // The data must be on disk before the rename makes it the file at `path`.
-  ok = ok && ::fsync(fd) == 0;
-  const int error = errno;
-  if (::close(fd) != 0 || !ok) {
-    const int close_error = ok ? errno : error;
-    ::unlink(tmp.c_str());
-    return file_error(tmp, "cannot write", close_error);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_error = errno;
-    ::unlink(tmp.c_str());
-    return file_error(path, "cannot replace with " + tmp, rename_error);
-  }
-  return Status::Ok();
+                  uint64_t directory_offset, mode_t mode) {
+  return replace_file_durably(path, mode, [&](int fd) {
+    for (const Member& member : members) {
+      if (!write_all(fd, local_header(member)) || !write_all(fd, member.data)) return false;
+    }
+    return write_all(fd, directory_and_end(members, directory_offset));
+  });
 }
 
 }  // namespace
 }  // namespace zip
 
-Status write_npz(const std::string& path, const ArrayRecord& arrays) {
+Status write_npz(const std::string& path, const ArrayRecord& arrays, mode_t mode) {
   uint64_t directory_offset = 0;
   POLLEN_ASSIGN_OR_RETURN(std::vector<zip::Member> members,
                           zip::plan(path, arrays, &directory_offset));
-  return zip::write_file(path, members, directory_offset);
+  return zip::write_file(path, members, directory_offset, mode);
 }
 
 }  // namespace pollen

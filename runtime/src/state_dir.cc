@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "pollen/core/durable_file.h"
 #include "pollen/core/message.h"
 #include "pollen/core/npz.h"
 #include "pollen/runtime/log.h"
@@ -33,22 +34,9 @@ SavedModel model_from_json(const json& j) {
   return m;
 }
 
-// Writes `text` to `path` through a temporary file and a rename.
-Status write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return internal_error("cannot write '" + tmp + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return internal_error("cannot rename '" + tmp + "' to '" + path + "': " + reason);
-  }
-  return Status::Ok();
-}
+// The device's own trained weights and state: owner-only, like a key.
+constexpr mode_t kFileMode = 0600;
+constexpr fs::perms kDirPerms = fs::perms::owner_all;
 
 // The instruction's model: "arrays", else its only ArrayRecord.
 const ArrayRecord* model_arrays(const RecordDict& content) {
@@ -86,23 +74,40 @@ std::string category(const std::string& message_type) {
 
 Result<StateDir> StateDir::open(const std::string& path) {
   std::error_code ec;
-  fs::create_directories(path, ec);
+  const bool created = fs::create_directories(path, ec);
   if (ec || !fs::is_directory(path)) {
     return failed_precondition("--state-dir '" + path + "' is not a directory I can create" +
                                (ec ? ": " + ec.message() : ""));
   }
+  if (created) fs::permissions(path, kDirPerms, fs::perm_options::replace, ec);
   if (access(path.c_str(), W_OK) != 0) {
     return failed_precondition("--state-dir '" + path + "' is not writable");
+  }
+  const fs::perms perms = fs::status(path, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+    POLLEN_LOG(Warning) << "--state-dir '" << path
+                        << "' is open to other users; it will hold this device's trained "
+                           "weights and node key: chmod 700 it";
   }
   return StateDir(path);
 }
 
 Result<SavedState> StateDir::read_state() const {
   const std::string file = path_ + "/state.json";
-  std::ifstream in(file);
-  if (!in) return SavedState{};
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (status.type() == fs::file_type::not_found) return SavedState{};
+  if (ec || status.type() != fs::file_type::regular) {
+    return failed_precondition("'" + file + "' is not a regular file" +
+                               (ec ? " (" + ec.message() + ")" : "") +
+                               "; move it away to start afresh");
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || !text) return failed_precondition("cannot read '" + file + "'");
   try {
-    const json j = json::parse(in);
+    const json j = json::parse(text.str());
     SavedState state;
     if (j.contains("global")) state.global = model_from_json(j.at("global"));
     if (j.contains("local")) state.local = model_from_json(j.at("local"));
@@ -117,18 +122,18 @@ Status StateDir::write_state(const SavedState& state) const {
   json j = json::object();
   if (state.global) j["global"] = model_json(*state.global);
   if (state.local) j["local"] = model_json(*state.local);
-  return write_atomically(path_ + "/state.json", j.dump(2) + "\n");
+  return write_file_durably(path_ + "/state.json", j.dump(2) + "\n", kFileMode);
 }
 
 Status StateDir::save_global(const ArrayRecord& arrays, const SavedModel& info) {
-  POLLEN_RETURN_IF_ERROR(write_npz(global_path(), arrays));
+  POLLEN_RETURN_IF_ERROR(write_npz(global_path(), arrays, kFileMode));
   POLLEN_ASSIGN_OR_RETURN(SavedState state, read_state());
   state.global = info;
   return write_state(state);
 }
 
 Status StateDir::save_local(const ArrayRecord& arrays, const SavedModel& info) {
-  POLLEN_RETURN_IF_ERROR(write_npz(local_path(), arrays));
+  POLLEN_RETURN_IF_ERROR(write_npz(local_path(), arrays, kFileMode));
   POLLEN_ASSIGN_OR_RETURN(SavedState state, read_state());
   state.local = info;
   return write_state(state);

@@ -1,12 +1,15 @@
 // `pollen`'s node-mode flags and --config JSON, parsed as main() does.
 #include "client_options.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
 
+#include "node_command.h"
 #include "support/test_data.h"
 
 namespace pollen::cli {
@@ -220,6 +223,19 @@ TEST(ClientOptionsTest, BadFlagValuesAreRefusedNamingTheFlag) {
   }
   EXPECT_TRUE(contains(parse({"--train-data", "d.csv"}).error, "--model is required"));
   EXPECT_TRUE(contains(parse({"--model", "m.pt"}).error, "--train-data is required"));
+}
+
+// A node key others can read lets them act as the node: warned about, as
+// ssh does, naming the file and the fix.
+TEST(NodeKeyTest, AKeyOthersCanReadIsWarnedAbout) {
+  const std::string key = write_config("node.key", "-----BEGIN PRIVATE KEY-----\n");
+  chmod(key.c_str(), 0644);
+  const std::string warning = key_permission_warning(key);
+  EXPECT_TRUE(contains(warning, "'" + key + "' is open to other users (mode 0644)")) << warning;
+  EXPECT_TRUE(contains(warning, "chmod 600 " + key)) << warning;
+  chmod(key.c_str(), 0600);
+  EXPECT_EQ(key_permission_warning(key), "");
+  EXPECT_EQ(key_permission_warning(""), "");
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "pollen/core/npz.h"
 #include "support/test_data.h"
@@ -161,6 +163,87 @@ TEST(StateDirTest, QueryRepliesReportTheSavedRound) {
   ASSERT_NE(config->find("state-server-round"), nullptr);
   EXPECT_EQ(std::get<int64_t>(*config->find("state-server-round")), 3);
   EXPECT_EQ(std::get<uint64_t>(*config->find("state-run-id")), 42u);
+}
+
+fs::perms mode_of(const std::string& path) {
+  return fs::status(path).permissions() & fs::perms::mask;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The device's locally trained weights are its users' data: owner-only.
+TEST(StateDirTest, TheDirectoryAndItsFilesAreOwnerOnly) {
+  const std::string path = fresh_dir("modes") + "/state";
+  ::umask(022);
+  Result<StateDir> dir = StateDir::open(path);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EQ(mode_of(path), fs::perms::owner_all);
+  SavedModel info;
+  info.run_id = 7;
+  ASSERT_TRUE(dir->save_global(arrays(1), info).ok());
+  ASSERT_TRUE(dir->save_local(arrays(2), info).ok());
+  const fs::perms owner_rw = fs::perms::owner_read | fs::perms::owner_write;
+  for (const std::string& file : {dir->global_path(), dir->local_path(), path + "/state.json"}) {
+    EXPECT_EQ(mode_of(file), owner_rw) << file;
+  }
+}
+
+// A state.json that is not a file was an uncaught std::ios_base::failure
+// (exit 134); now an error naming the file, for reading and for writing.
+TEST(StateDirTest, AStateFileThatIsADirectoryIsAnErrorNotACrash) {
+  const std::string path = fresh_dir("dir-state");
+  Result<StateDir> dir = StateDir::open(path);
+  ASSERT_TRUE(dir.ok());
+  fs::create_directories(path + "/state.json");
+  Result<SavedState> state = dir->read_state();
+  ASSERT_FALSE(state.ok());
+  EXPECT_TRUE(contains(state.status().message(), path + "/state.json"));
+  EXPECT_TRUE(contains(state.status().message(), "not a regular file"));
+  Status saved = dir->save_local(arrays(1), SavedModel{});
+  EXPECT_FALSE(saved.ok());
+  Result<std::optional<ArrayRecord>> local = dir->load_local();
+  EXPECT_FALSE(local.ok());
+}
+
+// A write that fails (here: a directory sits where its temporary file would
+// go, which stops root too) leaves the previous file whole and no temporary
+// file behind.
+TEST(StateDirTest, AFailedWriteLeavesThePreviousFilesWhole) {
+  const std::string path = fresh_dir("failed-write");
+  Result<StateDir> dir = StateDir::open(path);
+  ASSERT_TRUE(dir.ok());
+  SavedModel first;
+  first.run_id = 1;
+  ASSERT_TRUE(dir->save_local(arrays(1), first).ok());
+  const std::string state_before = read_text(path + "/state.json");
+  const std::string model_before = read_text(dir->local_path());
+  const std::string tmp = ".tmp-" + std::to_string(getpid());
+  SavedModel second;
+  second.run_id = 2;
+
+  fs::create_directories(dir->local_path() + tmp);
+  Status saved = dir->save_local(arrays(2), second);
+  ASSERT_FALSE(saved.ok());
+  EXPECT_TRUE(contains(saved.message(), dir->local_path() + tmp)) << saved;
+  EXPECT_EQ(read_text(dir->local_path()), model_before);
+  EXPECT_EQ(read_text(path + "/state.json"), state_before);
+  fs::remove(dir->local_path() + tmp);
+
+  fs::create_directories(path + "/state.json" + tmp);
+  EXPECT_FALSE(dir->save_local(arrays(2), second).ok());
+  EXPECT_EQ(read_text(path + "/state.json"), state_before);
+  fs::remove(path + "/state.json" + tmp);
+  for (const auto& entry : fs::directory_iterator(path)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  Result<SavedState> state = dir->read_state();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->local->run_id, 1u);
 }
 
 TEST(StateDirTest, ADamagedStateFileIsReportedByName) {

@@ -4,6 +4,8 @@
 #ifndef POLLEN_CORE_NPZ_H_
 #define POLLEN_CORE_NPZ_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "pollen/core/records.h"
@@ -24,12 +26,14 @@ namespace pollen {
 Result<ArrayRecord> read_npz(const std::string& path);
 
 // Writes `arrays` as an uncompressed .npz that np.load reads, members
-// "KEY.npy" in record order. Atomic: the archive goes to PATH.tmp-<pid>, is
-// synced and then renamed over `path`, so readers never see half a file.
+// "KEY.npy" in record order, with permissions `mode`. Crash-safe
+// (replace_file_durably): the archive goes to PATH.tmp-<pid>, is synced,
+// renamed over `path` and the directory synced, so readers never see half a
+// file and a power loss leaves the old one or the new one.
 // INVALID_ARGUMENT, before anything is written, for a key containing '/' or
 // NUL, an array whose data is not a valid .npy, and an archive that would
 // need zip64 (a member or the whole file of 4 GiB or more, 65535 members).
-Status write_npz(const std::string& path, const ArrayRecord& arrays);
+Status write_npz(const std::string& path, const ArrayRecord& arrays, mode_t mode = 0644);
 
 }  // namespace pollen
 
