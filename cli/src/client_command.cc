@@ -150,6 +150,11 @@ int fail(const Status& status) {
 
 int run_client_command(const ClientOptions& options) {
   set_log_level(options.node.log_level);
+  StopFlag stop;
+  SignalStop signals(&stop);
+  // Until the node serves, a signal ends the process at once: loading a
+  // model or a large CSV has nothing to clean up and no stop check.
+  signals.exit_on_signal(true);
   ClientOptions o = options;
   Result<std::unique_ptr<Model>> model = Model::load(o.model, o.model_options);
   if (!model.ok()) return fail(model.status());
@@ -163,6 +168,7 @@ int run_client_command(const ClientOptions& options) {
                          o.model + "` lists the names"));
   }
   log_setup(o, **model, *data);
+  signals.exit_on_signal(false);  // from here on state files may be written
 
   std::optional<StateDir> dir;
   if (!o.state_dir.empty()) {
@@ -176,6 +182,7 @@ int run_client_command(const ClientOptions& options) {
   }
 
   o.client.progress = [](const std::string& line) { POLLEN_LOG(Info) << line; };
+  o.client.train.stop_requested = [&stop] { return stop.stop_requested(); };
   TorchClient torch_client(**model, *data->train, data->eval.get(), o.client);
   Client* client = &torch_client;
   std::optional<MeteredClient> metered;
@@ -188,7 +195,7 @@ int run_client_command(const ClientOptions& options) {
   }
   std::optional<StatefulClient> stateful;
   if (dir) client = &stateful.emplace(*client, *dir);
-  return run_node_command(o.node, *client);
+  return run_node_command(o.node, *client, stop, signals);
 }
 
 }  // namespace pollen::cli

@@ -97,14 +97,20 @@ std::string key_permission_warning(const std::string& key_file) {
 
 int run_node_command(const NodeCommandOptions& options, Client& client) {
   set_log_level(options.log_level);
+  StopFlag stop;
+  SignalStop signals(&stop);  // before any thread starts, so all of them block the signals
+  return run_node_command(options, client, stop, signals);
+}
+
+int run_node_command(const NodeCommandOptions& options, Client& client, StopFlag& stop,
+                     const SignalStop& signals) {
+  set_log_level(options.log_level);
   // As ssh does, though ssh refuses such a key: a node must still start on
   // a device whose image shipped the key with loose permissions.
   if (std::string warning = key_permission_warning(options.fleet.auth_private_key);
       !warning.empty()) {
     POLLEN_LOG(Warning) << warning;
   }
-  StopFlag stop;
-  SignalStop signals(&stop);  // before any thread starts, so all of them block the signals
   FleetOptions fleet = options.fleet;
   fleet.stop_requested = [&stop] { return stop.stop_requested(); };
   Result<std::unique_ptr<Connection>> connection = connect_fleet(fleet);

@@ -10,6 +10,7 @@
 #include "pollen/core/status.h"
 #include "pollen/runtime/log.h"
 #include "pollen/runtime/node.h"
+#include "pollen/runtime/stop.h"
 #include "pollen/transport/fleet.h"
 
 namespace CLI {
@@ -43,6 +44,10 @@ Result<NodeCommandOptions> parse_node_flags(const std::vector<std::string>& args
 // Returns the process exit code: 0 after a clean stop, 1 when the node could
 // not run (the reason is logged).
 int run_node_command(const NodeCommandOptions& options, Client& client);
+// The same with the caller's stop flag and signal wiring, made before its
+// own start-up work so that a signal during that work is not lost.
+int run_node_command(const NodeCommandOptions& options, Client& client, StopFlag& stop,
+                     const SignalStop& signals);
 
 // What to warn about a node key file that group or others may read or
 // write ("" when it is owner-only or cannot be read at all).

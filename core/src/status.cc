@@ -70,5 +70,6 @@ Status out_of_range(std::string m) { return Status(StatusCode::kOutOfRange, std:
 Status internal_error(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 Status unimplemented(std::string m) { return Status(StatusCode::kUnimplemented, std::move(m)); }
 Status unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
+Status cancelled(std::string m) { return Status(StatusCode::kCancelled, std::move(m)); }
 
 }  // namespace pollen

@@ -180,7 +180,8 @@ Result<EvalResult> TorchClient::eval(const ArrayRecord& arrays) {
   const Dataset& data = eval_data_ != nullptr ? *eval_data_ : train_data_;
   POLLEN_ASSIGN_OR_RETURN(
       EvalResult result,
-      pollen::evaluate(model_, data, options_.eval_batch_size, options_.train.loss));
+      pollen::evaluate(model_, data, options_.eval_batch_size, options_.train.loss,
+                       options_.train.stop_requested));
   if (options_.progress) options_.progress(evaluation_line(result));
   return result;
 }

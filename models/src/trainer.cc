@@ -437,6 +437,11 @@ Result<TrainResult> run_training(Model::Impl& impl, const Dataset& data, const T
     const Clock::time_point epoch_start = Clock::now();
     for (size_t begin = 0; begin < n; begin += batch_size) {
       if (config.local_steps > 0 && loop.steps == config.local_steps) break;
+      if (config.stop_requested && config.stop_requested()) {
+        return cancelled("training stopped at step " + std::to_string(loop.steps + 1) +
+                         " (epoch " + std::to_string(epoch) + " of " + std::to_string(epochs) +
+                         "): the node was asked to stop");
+      }
       POLLEN_ASSIGN_OR_RETURN(
           Batch batch,
           make_batch(data, order, begin, std::min(n, begin + batch_size), impl.device));
@@ -454,7 +459,8 @@ Result<TrainResult> run_training(Model::Impl& impl, const Dataset& data, const T
 }
 
 Result<EvalResult> run_evaluation(Model::Impl& impl, const Dataset& data, int64_t batch_size,
-                                  const std::string& loss) {
+                                  const std::string& loss,
+                                  const std::function<bool()>& stop_requested) {
   POLLEN_ASSIGN_OR_RETURN(LossKind kind,
                           resolve_loss(impl.module, loss, data.labels_are_classes()));
   torch::NoGradGuard no_grad;
@@ -464,6 +470,10 @@ Result<EvalResult> run_evaluation(Model::Impl& impl, const Dataset& data, int64_
   std::iota(order.begin(), order.end(), size_t{0});
   EpochStats stats;
   for (size_t begin = 0; begin < n; begin += static_cast<size_t>(batch_size)) {
+    if (stop_requested && stop_requested()) {
+      return cancelled("evaluation stopped at sample " + std::to_string(begin) + " of " +
+                       std::to_string(n) + ": the node was asked to stop");
+    }
     const size_t end = std::min(n, begin + static_cast<size_t>(batch_size));
     POLLEN_ASSIGN_OR_RETURN(Batch batch, make_batch(data, order, begin, end, impl.device));
     torch::Tensor output;
@@ -488,11 +498,13 @@ Result<TrainResult> train(Model& model, const Dataset& data, const TrainConfig& 
 }
 
 Result<EvalResult> evaluate(Model& model, const Dataset& data, int64_t batch_size,
-                            const std::string& loss) {
+                            const std::string& loss,
+                            const std::function<bool()>& stop_requested) {
   if (batch_size < 1) return invalid_argument("batch_size must be at least 1");
   if (data.size() == 0) return invalid_argument("the dataset is empty: nothing to evaluate");
   Model::Impl& impl = model.impl();
-  return guarded(impl.path, [&] { return run_evaluation(impl, data, batch_size, loss); });
+  return guarded(impl.path,
+                 [&] { return run_evaluation(impl, data, batch_size, loss, stop_requested); });
 }
 
 }  // namespace pollen

@@ -161,6 +161,16 @@ class NodeLoop {
     const auto start = std::chrono::steady_clock::now();
     Message reply = answer(client_, instruction, connection_.node_id());
     const double runtime = Seconds(std::chrono::steady_clock::now() - start).count();
+    if (reply.error && stop_.stop_requested()) {
+      // Cut short by the stop: no reply. The node deactivates next, and the
+      // SuperLink then reports it to the ServerApp as unavailable.
+      POLLEN_LOG(Warning) << "Stopping: " << category(m.message_type) << " of "
+                          << short_id(m.message_id) << " abandoned after "
+                          << seconds_text(Seconds(runtime)) << " (" << reply.error->reason
+                          << "); not answered";
+      ++stats_->dropped;
+      return Status::Ok();
+    }
     if (reply.error) POLLEN_LOG(Error) << "Replying with an error: " << reply.error->reason;
     const auto push_start = std::chrono::steady_clock::now();
     const Status sent = connection_.send(reply, runtime);

@@ -3,6 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
+
+#include "pollen/runtime/log.h"
+
 namespace pollen {
 
 void StopFlag::request_stop() {
@@ -41,6 +45,10 @@ SignalStop::SignalStop(StopFlag* flag) : flag_(flag) {
     int sig = 0;
     if (sigwait(&set, &sig) == 0 && sig != SIGUSR2) {
       signal_ = sig;
+      if (exit_now_) {
+        POLLEN_LOG(Info) << "Stopped by signal " << sig << " during start-up";
+        std::_Exit(0);
+      }
       flag_->request_stop();
     }
   });

@@ -7,8 +7,10 @@
 #include <fstream>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pollen/core/npz.h"
@@ -168,6 +170,89 @@ TEST(PollenProcessTest, TwoProcessesLearnDigitsAndKeepTheirState) {
   EXPECT_EQ(std::get<std::string>(*device->find("device")), "cpu");
   EXPECT_GT(std::get<int64_t>(*device->find("memory-bytes")), 0);
   EXPECT_EQ(again.stop(), 0) << again.log();
+}
+
+// Waits (bounded) until `text` is in the process's log.
+bool wait_for_log(const PollenProcess& p, const std::string& text, seconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (contains(p.log(), text)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// A server asking for a million epochs must not hold a node that is asked
+// to stop: SIGTERM ends training within a step, the instruction is not
+// answered, the node deactivates and exits 0.
+TEST(PollenProcessTest, SigtermEndsAMillionEpochRoundWithinAStep) {
+  auto link = SuperLinkLite::start();
+  ASSERT_TRUE(link.ok()) << link.status();
+  const std::string dir = scratch("sigterm");
+  PollenProcess p(node_args((*link)->address(), 0, dir + "/state"), dir + "/node.log");
+  auto online = (*link)->wait_for_nodes(1, seconds(60));
+  ASSERT_TRUE(online.ok()) << online.status() << "\n" << p.log();
+  Result<ArrayRecord> initial = read_npz(zoo("cnn8.npz"));
+  ASSERT_TRUE(initial.ok());
+  ConfigRecord config;
+  config.set("local-epochs", int64_t{1000000});
+  RecordDict content;
+  content.set("arrays", *initial);
+  content.set("config", config);
+  const uint64_t run = (*link)->create_run();
+  auto id = (*link)->push_instruction(run, (*online)[0], "train", content);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(wait_for_log(p, "epoch 2/1000000", seconds(120))) << p.log();
+
+  EXPECT_EQ(p.stop(seconds(60)), 0) << p.log();
+  EXPECT_TRUE(contains(p.log(), "training stopped at step")) << p.log();
+  EXPECT_TRUE(contains(p.log(), "abandoned after")) << p.log();
+  EXPECT_TRUE(contains(p.log(), "Stopped by signal 15")) << p.log();
+  EXPECT_FALSE(contains(p.log(), "Sent reply")) << p.log();
+  // What the ServerApp sees: at most the SuperLink's own "node unavailable".
+  for (const auto& [_, reply] :
+       (*link)->wait_for_replies({*id}, seconds(1), std::chrono::milliseconds(20))) {
+    EXPECT_FALSE(reply.has_content());
+    ASSERT_TRUE(reply.error.has_value());
+    EXPECT_NE(reply.metadata.src_node_id, (*online)[0]) << reply.error->reason;
+  }
+}
+
+// Signals are blocked from main() on; whether `pid` has got that far.
+bool blocks_sigint(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("SigBlk:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGINT - 1))) != 0;
+    }
+  }
+  return false;
+}
+
+// Ctrl-C while a large CSV loads ends the process within a second or two,
+// not after the load.
+TEST(PollenProcessTest, SigintDuringStartUpEndsItAtOnce) {
+  const std::string dir = scratch("startup");
+  const std::string csv = dir + "/big.csv";
+  {
+    std::ofstream out(csv);
+    std::string row;
+    for (int i = 0; i < 64; ++i) row += std::to_string(i % 17) + ",";
+    for (int i = 0; i < 300000; ++i) out << row << (i % 10) << "\n";  // ~50 MB
+  }
+  PollenProcess p(
+      {"--model", zoo("cnn8.pt"), "--train-data", csv, "--superlink", "127.0.0.1:1", "--insecure"},
+      dir + "/node.log");
+  const auto end = std::chrono::steady_clock::now() + seconds(30);
+  while (!blocks_sigint(p.pid()) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(blocks_sigint(p.pid())) << p.log();
+  kill(p.pid(), SIGINT);
+  EXPECT_EQ(p.wait(seconds(60)), 0) << p.log();
+  EXPECT_TRUE(contains(p.log(), "Stopped by signal 2 during start-up")) << p.log();
+  EXPECT_FALSE(contains(p.log(), "Starting Pollen node")) << p.log();
 }
 
 TEST(PollenProcessTest, SetupErrorsExitOneNamingTheCause) {

@@ -186,6 +186,27 @@ TEST(Trainer, HonoursTheStepBudget) {
   EXPECT_EQ(train_ok(*model, data, c).steps, 8);
 }
 
+// A stop request ends training before the next step and evaluation before
+// the next batch, with CANCELLED saying where.
+TEST(Trainer, StopsWithinAStepWhenAsked) {
+  auto model = load("mlp");
+  ASSERT_TRUE(model);
+  Blobs data(100);  // 4 batches of at most 32
+  TrainConfig c = config();
+  c.local_epochs = 1000000;
+  int polls = 0;
+  c.stop_requested = [&polls] { return ++polls > 6; };
+  Result<TrainResult> result = train(*model, data, c);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(result.status().message(),
+            "training stopped at step 7 (epoch 2 of 1000000): the node was asked to stop");
+  Result<EvalResult> eval = evaluate(*model, data, 32, "auto", [] { return true; });
+  ASSERT_FALSE(eval.ok());
+  EXPECT_EQ(eval.status().code(), StatusCode::kCancelled);
+  EXPECT_TRUE(evaluate(*model, data, 32, "auto", [] { return false; }).ok());
+}
+
 TEST(Trainer, SameSeedSameWeightsOtherSeedOtherWeights) {
   Blobs data(100);
   std::vector<ArrayRecord> states;

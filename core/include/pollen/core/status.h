@@ -75,6 +75,7 @@ Status out_of_range(std::string message);
 Status internal_error(std::string message);
 Status unimplemented(std::string message);
 Status unavailable(std::string message);
+Status cancelled(std::string message);
 
 template <typename T>
 class [[nodiscard]] Result {

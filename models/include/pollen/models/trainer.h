@@ -52,6 +52,10 @@ struct TrainConfig {
   // "classifier.weight"). Empty: every parameter with requires_grad. The
   // others are left exactly as they are.
   std::vector<std::string> trainable_prefixes;
+  // Polled before every step (and every evaluation batch): once it returns
+  // true, train() stops there and returns CANCELLED, so a node asked to stop
+  // does not finish a round of a million epochs first. Not a server key.
+  std::function<bool()> stop_requested;
 };
 
 // `defaults` with the keys a Flower server sends in its train config
@@ -93,7 +97,8 @@ struct EvalResult {
 // Evaluates `model` on `data` in eval() mode without gradients; `loss` as
 // in TrainConfig::loss. Errors as for train().
 Result<EvalResult> evaluate(Model& model, const Dataset& data, int64_t batch_size = 32,
-                            const std::string& loss = "auto");
+                            const std::string& loss = "auto",
+                            const std::function<bool()>& stop_requested = {});
 
 }  // namespace pollen
 

@@ -2,6 +2,7 @@
 #ifndef POLLEN_RUNTIME_STOP_H_
 #define POLLEN_RUNTIME_STOP_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -37,10 +38,17 @@ class SignalStop {
   // The signal that requested the stop (0 if none).
   int signal_received() const { return signal_; }
 
+  // While on, a signal ends the process at once (exit code 0, one log
+  // line) instead of setting the flag: for start-up work that has nothing
+  // to clean up and no stop check of its own (loading a model, reading a
+  // large CSV), so Ctrl-C acts within a second there too.
+  void exit_on_signal(bool on) { exit_now_ = on; }
+
  private:
   StopFlag* flag_;
   std::thread thread_;
-  int signal_ = 0;
+  std::atomic<int> signal_{0};
+  std::atomic<bool> exit_now_{false};
 };
 
 }  // namespace pollen
