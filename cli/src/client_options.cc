@@ -1,7 +1,9 @@
 #include "client_options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 #include "json_config.h"
 #include "validators.h"
@@ -161,6 +163,12 @@ Status check_client_options(const ClientOptions& o) {
     return invalid_argument(
         "--persistent-key authenticates the node, which needs TLS: "
         "use --root-certificates instead of --insecure");
+  }
+  const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.model_options.threads > cpus) {
+    return invalid_argument("--threads " + std::to_string(o.model_options.threads) +
+                            ": this machine has " + std::to_string(cpus) +
+                            " logical CPUs; use at most that (0: one per physical core)");
   }
   if (o.client.train.nesterov && o.client.train.momentum <= 0) {
     return invalid_argument("--nesterov needs --momentum > 0");

@@ -213,6 +213,14 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelO
     return invalid_argument("threads must be 0 (automatic) or positive, not " +
                             std::to_string(options.threads));
   }
+  // LibTorch starts every thread asked for (100000 made about 6800 before
+  // the process stalled), and more than the machine has only slows it down.
+  const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options.threads > cpus) {
+    return invalid_argument("threads " + std::to_string(options.threads) + ": this machine has " +
+                            std::to_string(cpus) + " logical CPUs; use at most " +
+                            std::to_string(cpus) + " (0 picks one per physical core)");
+  }
   POLLEN_ASSIGN_OR_RETURN(torch::Device device, parse_device(options.device));
   POLLEN_RETURN_IF_ERROR(check_readable(path));
   return guarded(path, [&]() -> Result<std::unique_ptr<Model>> {

@@ -203,6 +203,7 @@ TEST(ClientOptionsTest, BadFlagValuesAreRefusedNamingTheFlag) {
            Case{{"--heartbeat-interval", "5"}, "--heartbeat-interval"},
            Case{{"--superlink", "127.0.0.1:84631"}, "port 84631 is out of range"},
            Case{{"--superlink", "127.0.0.1"}, "no port"},
+           Case{{"--threads", "100000"}, "--threads 100000: this machine has"},
            Case{{"--heartbeat-interval", "1801"}, "--heartbeat-interval"},
            Case{{"--log-level", "loud"}, "--log-level"},
            Case{{"--insecure", "--root-certificates", "ca.pem"}, "--insecure"},

@@ -127,6 +127,11 @@ TEST(ModelLoad, BadDeviceStringsAndThreads) {
   options.device = "cpu";
   options.threads = -1;
   EXPECT_FALSE(Model::load(testing::data_path("cnn.pt"), options).ok());
+  options.threads = 100000;
+  Result<std::unique_ptr<Model>> many = Model::load(testing::data_path("cnn.pt"), options);
+  ASSERT_FALSE(many.ok());
+  EXPECT_TRUE(contains(many.status().message(), "threads 100000: this machine has"))
+      << many.status();
   options.threads = 1;
   EXPECT_TRUE(Model::load(testing::data_path("cnn.pt"), options).ok());
 }
