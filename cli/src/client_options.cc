@@ -90,6 +90,18 @@ void add_training_options(CLI::App& app, ClientOptions* o) {
   app.add_option("--seed", t.seed, "shuffle and dropout seed (seed)")->group(kTraining);
   app.add_flag("--mixed-precision", t.mixed_precision, "float16 autocast (CUDA only)")
       ->group(kTraining);
+  app.add_option("--max-steps", t.max_steps,
+                 "most optimizer steps one instruction may ask for; more is an error reply"
+                 " (0: no limit)")
+      ->capture_default_str()
+      ->check(kNonNegative)
+      ->group(kTraining);
+  app.add_option("--max-train-seconds", t.max_seconds,
+                 "longest one instruction may train; longer stops with an error reply"
+                 " (0: no limit)")
+      ->capture_default_str()
+      ->check(kNonNegative)
+      ->group(kTraining);
   app.add_option("--eval-batch-size", o->client.eval_batch_size, "batch size for evaluation")
       ->capture_default_str()
       ->check(kPositive)

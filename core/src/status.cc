@@ -71,5 +71,8 @@ Status internal_error(std::string m) { return Status(StatusCode::kInternal, std:
 Status unimplemented(std::string m) { return Status(StatusCode::kUnimplemented, std::move(m)); }
 Status unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 Status cancelled(std::string m) { return Status(StatusCode::kCancelled, std::move(m)); }
+Status resource_exhausted(std::string m) {
+  return Status(StatusCode::kResourceExhausted, std::move(m));
+}
 
 }  // namespace pollen

@@ -13,6 +13,8 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "model_impl.h"
@@ -21,6 +23,12 @@ namespace pollen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::string number_text(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -425,6 +433,16 @@ Result<TrainResult> run_training(Model::Impl& impl, const Dataset& data, const T
   const auto batches = static_cast<int64_t>((n + batch_size - 1) / batch_size);
   const int64_t epochs =
       config.local_steps > 0 ? (config.local_steps + batches - 1) / batches : config.local_epochs;
+  const int64_t total_steps = config.local_steps > 0 ? config.local_steps : epochs * batches;
+  if (config.max_steps > 0 && total_steps > config.max_steps) {
+    return resource_exhausted(
+        "the round asks for " + std::to_string(total_steps) + " optimizer steps (" +
+        (config.local_steps > 0 ? "local-steps"
+                                : "local-epochs " + std::to_string(epochs) + " x " +
+                                      std::to_string(batches) + " batches") +
+        "); this node takes at most " + std::to_string(config.max_steps) +
+        " per instruction (--max-steps)");
+  }
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
   TrainResult result;
@@ -437,9 +455,15 @@ Result<TrainResult> run_training(Model::Impl& impl, const Dataset& data, const T
     const Clock::time_point epoch_start = Clock::now();
     for (size_t begin = 0; begin < n; begin += batch_size) {
       if (config.local_steps > 0 && loop.steps == config.local_steps) break;
+      if (config.max_seconds > 0 && seconds_since(start) > config.max_seconds) {
+        return resource_exhausted("training took longer than " + number_text(config.max_seconds) +
+                                  " s, the most this node gives one instruction "
+                                  "(--max-train-seconds); stopped at step " +
+                                  std::to_string(loop.steps + 1));
+      }
       if (config.stop_requested && config.stop_requested()) {
-        return cancelled("training stopped at step " + std::to_string(loop.steps + 1) +
-                         " (epoch " + std::to_string(epoch) + " of " + std::to_string(epochs) +
+        return cancelled("training stopped at step " + std::to_string(loop.steps + 1) + " (epoch " +
+                         std::to_string(epoch) + " of " + std::to_string(epochs) +
                          "): the node was asked to stop");
       }
       POLLEN_ASSIGN_OR_RETURN(
@@ -498,8 +522,7 @@ Result<TrainResult> train(Model& model, const Dataset& data, const TrainConfig& 
 }
 
 Result<EvalResult> evaluate(Model& model, const Dataset& data, int64_t batch_size,
-                            const std::string& loss,
-                            const std::function<bool()>& stop_requested) {
+                            const std::string& loss, const std::function<bool()>& stop_requested) {
   if (batch_size < 1) return invalid_argument("batch_size must be at least 1");
   if (data.size() == 0) return invalid_argument("the dataset is empty: nothing to evaluate");
   Model::Impl& impl = model.impl();

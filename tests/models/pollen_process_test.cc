@@ -189,7 +189,9 @@ TEST(PollenProcessTest, SigtermEndsAMillionEpochRoundWithinAStep) {
   auto link = SuperLinkLite::start();
   ASSERT_TRUE(link.ok()) << link.status();
   const std::string dir = scratch("sigterm");
-  PollenProcess p(node_args((*link)->address(), 0, dir + "/state"), dir + "/node.log");
+  std::vector<std::string> args = node_args((*link)->address(), 0, dir + "/state");
+  args.insert(args.end(), {"--max-steps", "0", "--max-train-seconds", "0"});  // no ceilings
+  PollenProcess p(args, dir + "/node.log");
   auto online = (*link)->wait_for_nodes(1, seconds(60));
   ASSERT_TRUE(online.ok()) << online.status() << "\n" << p.log();
   Result<ArrayRecord> initial = read_npz(zoo("cnn8.npz"));

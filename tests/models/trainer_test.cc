@@ -194,6 +194,7 @@ TEST(Trainer, StopsWithinAStepWhenAsked) {
   Blobs data(100);  // 4 batches of at most 32
   TrainConfig c = config();
   c.local_epochs = 1000000;
+  c.max_steps = 0;
   int polls = 0;
   c.stop_requested = [&polls] { return ++polls > 6; };
   Result<TrainResult> result = train(*model, data, c);
@@ -205,6 +206,37 @@ TEST(Trainer, StopsWithinAStepWhenAsked) {
   ASSERT_FALSE(eval.ok());
   EXPECT_EQ(eval.status().code(), StatusCode::kCancelled);
   EXPECT_TRUE(evaluate(*model, data, 32, "auto", [] { return false; }).ok());
+}
+
+// What one instruction may cost is capped whatever the server asks:
+// too many steps is refused before the first one, too long stops there.
+TEST(Trainer, RefusesMoreStepsOrTimeThanTheNodeAllows) {
+  auto model = load("mlp");
+  ASSERT_TRUE(model);
+  Blobs data(100);  // 4 batches of at most 32
+  TrainConfig c = config();
+  c.local_epochs = 1000000;
+  Result<TrainResult> result = train(*model, data, c);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(result.status().message(),
+            "the round asks for 4000000 optimizer steps (local-epochs 1000000 x 4 batches); "
+            "this node takes at most 1000000 per instruction (--max-steps)");
+  c.local_epochs = 1;
+  c.local_steps = 11;
+  c.max_steps = 10;
+  EXPECT_TRUE(contains(train(*model, data, c).status().message(),
+                       "asks for 11 optimizer steps "
+                       "(local-steps)"));
+  c.max_steps = 0;
+  c.local_steps = 0;
+  c.local_epochs = 1000000;
+  c.max_seconds = 1e-9;  // already past at the second step
+  result = train(*model, data, c);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(contains(result.status().message(), "(--max-train-seconds); stopped at step"))
+      << result.status();
 }
 
 TEST(Trainer, SameSeedSameWeightsOtherSeedOtherWeights) {

@@ -76,6 +76,7 @@ Status internal_error(std::string message);
 Status unimplemented(std::string message);
 Status unavailable(std::string message);
 Status cancelled(std::string message);
+Status resource_exhausted(std::string message);
 
 template <typename T>
 class [[nodiscard]] Result {

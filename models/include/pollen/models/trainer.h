@@ -52,6 +52,12 @@ struct TrainConfig {
   // "classifier.weight"). Empty: every parameter with requires_grad. The
   // others are left exactly as they are.
   std::vector<std::string> trainable_prefixes;
+  // Ceilings on what one instruction may cost the device, whatever the
+  // server asks (not server keys): more optimizer steps than max_steps is
+  // refused before the first step, training longer than max_seconds stops
+  // there; both are RESOURCE_EXHAUSTED naming the limit. 0: no limit.
+  int64_t max_steps = 1000000;
+  double max_seconds = 86400;
   // Polled before every step (and every evaluation batch): once it returns
   // true, train() stops there and returns CANCELLED, so a node asked to stop
   // does not finish a round of a million epochs first. Not a server key.
