@@ -176,9 +176,38 @@ Result<std::unique_ptr<Dataset>> open_directory(const std::filesystem::path& dir
 
 }  // namespace
 
+namespace {
+
+// Labels travel as float32 and become int64 class indices: 2^24 is the
+// largest float32 that holds every integer below it, and far more classes
+// than any model here has.
+constexpr float kMaxClassLabel = 16777216.0f;
+
+// `values` holds `samples` rows of equal width; errors name sample and
+// column, 1-based.
+Status check_finite(const std::vector<float>& values, size_t samples, const char* what,
+                    const std::string& source) {
+  const size_t width = samples == 0 ? 0 : values.size() / samples;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) continue;
+    std::ostringstream text;
+    text << "'" << source << "': sample " << i / width + 1 << ", " << what << " " << i % width + 1
+         << " is " << values[i] << (std::isinf(values[i]) ? " (too large for float32?)" : "")
+         << "; every value must be a finite number";
+    return invalid_argument(text.str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Dataset>> make_dense_dataset(DenseData data, const std::string& source,
                                                     const DataOptions& options) {
   if (data.size == 0) return invalid_argument("'" + source + "': holds no samples");
+  // One rule for every format: a NaN or Inf (or a value float32 cannot
+  // hold) in the data is refused here, not met as a NaN loss mid-round.
+  POLLEN_RETURN_IF_ERROR(check_finite(data.x, data.size, "feature", source));
+  POLLEN_RETURN_IF_ERROR(check_finite(data.y, data.size, "label", source));
   if (options.labels_are_classes) data.labels_are_classes = *options.labels_are_classes;
   if (data.labels_are_classes) {
     if (!data.y_shape.empty()) {
@@ -187,10 +216,11 @@ Result<std::unique_ptr<Dataset>> make_dense_dataset(DenseData data, const std::s
     }
     for (size_t i = 0; i < data.y.size(); ++i) {
       float label = data.y[i];
-      if (!(label >= 0) || std::floor(label) != label) {
+      if (!(label >= 0) || std::floor(label) != label || label > kMaxClassLabel) {
         std::ostringstream text;
-        text << "'" << source << "': sample " << i << " has label " << label
-             << ", but class labels must be non-negative integers";
+        text << "'" << source << "': sample " << i + 1 << " has label " << label
+             << ", but class labels must be integers from 0 to "
+             << static_cast<int64_t>(kMaxClassLabel);
         return invalid_argument(text.str());
       }
     }

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,12 +71,11 @@ bool is_integer(std::string_view cell) {
   return !cell.empty() && cell.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-bool all_numeric(const Line& line) {
+size_t numeric_cells(const Line& line) {
   double ignored;
-  for (std::string_view cell : line.cells) {
-    if (!parse_number(cell, &ignored)) return false;
-  }
-  return true;
+  size_t count = 0;
+  for (std::string_view cell : line.cells) count += parse_number(cell, &ignored) ? 1 : 0;
+  return count;
 }
 
 Result<size_t> label_index(const std::string& path, const std::vector<std::string_view>* header,
@@ -102,11 +102,24 @@ Result<size_t> label_index(const std::string& path, const std::vector<std::strin
 Result<std::unique_ptr<Dataset>> read_csv_dataset(const std::string& path,
                                                   const DataOptions& options) {
   POLLEN_ASSIGN_OR_RETURN(std::string text, read_data_file(path));
-  std::vector<Line> lines = split_lines(text);
+  std::string_view body = text;
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 BOM (Excel)
+  std::vector<Line> lines = split_lines(body);
   if (lines.empty()) return invalid_argument("'" + path + "': file holds only blank lines");
 
-  bool has_header = options.csv_header == DataOptions::Header::kPresent ||
-                    (options.csv_header == DataOptions::Header::kAuto && !all_numeric(lines[0]));
+  // Auto: a header names every column. A first line with some numbers and
+  // some text ("nan" among numbers) is a damaged data row, not a header:
+  // taking it as one would silently drop a sample.
+  bool has_header = options.csv_header == DataOptions::Header::kPresent;
+  if (options.csv_header == DataOptions::Header::kAuto) {
+    const size_t numeric = numeric_cells(lines[0]);
+    if (numeric != 0 && numeric != lines[0].cells.size()) {
+      return invalid_argument("'" + path + ":" + std::to_string(lines[0].number) +
+                              "': mixes numbers and text, so it is neither a header (names "
+                              "only) nor a data row (finite numbers only)");
+    }
+    has_header = numeric == 0;
+  }
   const size_t columns = lines[0].cells.size();
   if (columns < 2) {
     return invalid_argument("'" + path + "': needs at least two columns (features and a label)");
@@ -130,6 +143,11 @@ Result<std::unique_ptr<Dataset>> read_csv_dataset(const std::string& path,
       if (!parse_number(line.cells[c], &value)) {
         return invalid_argument("'" + where + ":" + std::to_string(c + 1) + "': cell '" +
                                 std::string(line.cells[c]) + "' is not a finite number");
+      }
+      if (std::fabs(value) > std::numeric_limits<float>::max()) {
+        return invalid_argument("'" + where + ":" + std::to_string(c + 1) + "': cell '" +
+                                std::string(line.cells[c]) +
+                                "' is too large for float32 (at most 3.4e38)");
       }
       if (c == label) {
         data.y.push_back(static_cast<float>(value));

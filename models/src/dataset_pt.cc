@@ -91,8 +91,12 @@ Result<DenseData> to_dense(const c10::IValue& value, const std::string& path) {
 // do not tell the user what to write instead. LibTorch 1.13 also fails that
 // way on a one-entry dict (pickled with SETITEM), e.g. {"x": X} alone.
 Status not_torch_save(const std::string& path, const std::string& why) {
-  return invalid_argument("'" + path +
-                          "': cannot read as torch.save({\"x\": X, \"y\": Y}): " + why);
+  const bool opcode = why.find("Unknown opcode") != std::string::npos;
+  return invalid_argument(
+      "'" + path + "': cannot read as torch.save({\"x\": X, \"y\": Y}): " + why +
+      (opcode ? " (a dict with one entry, such as {\"x\": X} without \"y\", reads this way; "
+                "save both tensors)"
+              : ""));
 }
 
 }  // namespace

@@ -504,7 +504,14 @@ Result<EvalResult> run_evaluation(Model::Impl& impl, const Dataset& data, int64_
     POLLEN_ASSIGN_OR_RETURN(torch::Tensor value, forward_loss(impl.module, kind, batch, &output));
     stats.add(value.item<double>(), output, batch);
   }
-  return EvalResult{static_cast<int64_t>(n), stats.mean_loss(), stats.accuracy_or_none()};
+  const double loss_value = stats.mean_loss();
+  if (!std::isfinite(loss_value)) {
+    // Reported as a metric, NaN would pass for a result (eval_loss=-nan).
+    return invalid_argument("the evaluation loss is " + number_text(loss_value) +
+                            ": the model's outputs are not finite on this data (diverged "
+                            "weights?)");
+  }
+  return EvalResult{static_cast<int64_t>(n), loss_value, stats.accuracy_or_none()};
 }
 
 }  // namespace

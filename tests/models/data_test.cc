@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -140,6 +141,44 @@ TEST(DataCsv, DetectsHeaderLine) {
   expect_csv_rows(*without_header);
 }
 
+// CSV files a user's tools write: every value checked at load time, naming
+// the line and column, and no data row taken for a header.
+TEST(DataCsv, ValuesAreCheckedAtLoadTimeNamingLineAndColumn) {
+  const std::string dir = ::testing::TempDir() + "/csv-checks";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << text;
+    return dir + "/" + name;
+  };
+  struct Case {
+    std::string file;
+    const char* detail;
+  };
+  for (const Case& c : {
+           Case{write("overflow.csv", "1,2,0\n3,1e39,1\n"),
+                "overflow.csv:2:2': cell '1e39' is too large for float32"},
+           Case{write("nan_first.csv", "1,nan,0\n3,4,1\n"),
+                "nan_first.csv:1': mixes numbers and text"},
+           Case{write("huge_label.csv", "1,2,0\n3,4,99999999999999999999\n"),
+                "sample 2 has label 1e+20, but class labels must be integers from 0 to 16777216"},
+       }) {
+    Result<std::unique_ptr<Dataset>> dataset = open_dataset(c.file);
+    ASSERT_FALSE(dataset.ok()) << c.file;
+    EXPECT_TRUE(contains(dataset.status().message(), c.detail)) << dataset.status();
+  }
+  // A UTF-8 byte order mark (Excel) before a header-less first row: a row.
+  Result<std::unique_ptr<Dataset>> bom = open_dataset(write("bom.csv",
+                                                            "\xEF\xBB\xBF"
+                                                            "1,2,0\n3,4,1\n"));
+  ASSERT_TRUE(bom.ok()) << bom.status();
+  EXPECT_EQ((*bom)->size(), 2u);
+  Result<std::unique_ptr<Dataset>> bom_header = open_dataset(write("bom_header.csv",
+                                                                   "\xEF\xBB\xBF"
+                                                                   "a,b,label\n3,4,1\n"));
+  ASSERT_TRUE(bom_header.ok()) << bom_header.status();
+  EXPECT_EQ((*bom_header)->size(), 1u);
+}
+
 TEST(DataCsv, HeaderOptionOverridesDetection) {
   DataOptions present;
   present.csv_header = DataOptions::Header::kPresent;
@@ -210,7 +249,7 @@ TEST(DataCsv, ClassesOptionOverridesLabelKind) {
   Result<std::unique_ptr<Dataset>> bad =
       open_dataset(testing::data_path("data_named.csv"), classes);
   ASSERT_FALSE(bad.ok());
-  EXPECT_TRUE(contains(bad.status().message(), "sample 0 has label 0.75"));
+  EXPECT_TRUE(contains(bad.status().message(), "sample 1 has label 0.75"));
 }
 
 struct BadFile {
@@ -239,7 +278,13 @@ TEST(DataBadFiles, EachGivesStatusNamingTheFile) {
       {"data_mismatch.pt", StatusCode::kInvalidArgument, "x has 5 samples but y has 4"},
       {"data_bool.pt", StatusCode::kUnimplemented, "x has dtype Bool"},
       {"data_class_matrix.pt", StatusCode::kInvalidArgument, "label shape [2]"},
-      {"data_negative_class.pt", StatusCode::kInvalidArgument, "sample 1 has label -1"},
+      {"data_negative_class.pt", StatusCode::kInvalidArgument, "sample 2 has label -1"},
+      {"data_nan.pt", StatusCode::kInvalidArgument,
+       "sample 3, feature 2 is nan; every value must be a finite number"},
+      {"data_float64_huge.pt", StatusCode::kInvalidArgument,
+       "sample 1, feature 1 is inf (too large for float32?)"},
+      {"data_huge_class.pt", StatusCode::kInvalidArgument,
+       "class labels must be integers from 0 to 16777216"},
   };
   for (const BadFile& bad : cases) {
     SCOPED_TRACE(bad.name);

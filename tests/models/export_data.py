@@ -97,6 +97,14 @@ def main():
                os.path.join(out, "data_class_matrix.pt"))
     torch.save({"x": torch.zeros(2, 3), "y": torch.tensor([0, -1])},
                os.path.join(out, "data_negative_class.pt"))
+    nan_x = torch.zeros(3, 2)
+    nan_x[2, 1] = float("nan")
+    torch.save({"x": nan_x, "y": torch.zeros(3, dtype=torch.int64)},
+               os.path.join(out, "data_nan.pt"))
+    torch.save({"x": torch.zeros(2, 3), "y": torch.tensor([0, 10**12])},
+               os.path.join(out, "data_huge_class.pt"))
+    torch.save({"x": torch.full((2, 3), 1e39, dtype=torch.float64),
+                "y": torch.zeros(2, dtype=torch.int64)}, os.path.join(out, "data_float64_huge.pt"))
 
     with open(os.path.join(out, "data.expected.json"), "w") as f:
         json.dump(expected, f, indent=1)
