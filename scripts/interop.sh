@@ -29,4 +29,6 @@ export POLLEN_FLWR_DIR
 version=$("$POLLEN_FLWR_DIR/bin/flwr" --version 2>/dev/null | head -n1)
 echo "interop.sh: Flower from $POLLEN_FLWR_DIR (${version:-version unknown})"
 cd "$build" || { echo "interop.sh: no build directory $build" >&2; exit 1; }
-ctest --output-on-failure --timeout 900 -L interop
+# Two at a time: each test spends most of its time in the ServerApp's 3 s
+# polling, not on the CPU (CI's 2 cores).
+ctest --output-on-failure --timeout 900 -j "${POLLEN_INTEROP_JOBS:-2}" -L interop

@@ -4,8 +4,9 @@
 #   2. the interop tests against the real Flower 1.28 SuperLink, provisioned
 #      with ../shared/flower-1.28/setup.sh (scripts/interop.sh);
 #   3. the same build's tests again with the system clock moved two years
-#      ahead and one year back (libfaketime), so nothing depends on today's
-#      date (scripts/faketime-tests.sh says what runs and what is left out);
+#      ahead and (unit and grpc tests) one year back (libfaketime), so nothing
+#      depends on today's date (scripts/faketime-tests.sh says what runs and
+#      what is left out);
 #   4. a build without LibTorch (-DPOLLEN_WITH_TORCH=OFF) under AddressSanitizer
 #      and UndefinedBehaviorSanitizer, running the unit and gRPC tests;
 #   5. a cross build for aarch64 against a Debian arm64 sysroot, its tests run
