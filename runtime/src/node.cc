@@ -136,6 +136,7 @@ class NodeLoop {
         return Status::Ok();
       case StatusCode::kUnavailable:
       case StatusCode::kDeadlineExceeded:
+      case StatusCode::kCancelled:
         return status.with_context("giving up after the configured retries");
       default: {
         const std::string& message = status.message();

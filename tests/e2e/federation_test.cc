@@ -362,6 +362,40 @@ TEST(FederationTest, NodeRegistersAgainAfterSuperLinkRestart) {
   EXPECT_EQ(node.stats().replies, 4);
 }
 
+// With the default retries (waits of up to 20 s, as Flower's) and a SuperLink
+// away for 6 s, the node's retries have backed off to waits of several
+// seconds; yet it registers again about a second after the restart (5 s
+// allowed), since a wait ends when the connection is back, and only once.
+TEST(FederationTest, NodeIsBackSoonAfterALongerSuperLinkOutage) {
+  auto first = SuperLinkLite::start();
+  ASSERT_TRUE(first.ok());
+  const std::string address = (*first)->address();
+  FleetOptions options = insecure_options(address);
+  options.retry = RetryOptions{};
+  NodeThread node(options, 2.0, 4);
+  auto online = (*first)->wait_for_nodes(1, seconds(30));
+  ASSERT_TRUE(online.ok());
+  (*first)->shutdown();
+  first->reset();
+  std::this_thread::sleep_for(seconds(6));
+
+  SuperLinkOptions same;
+  same.address = address;
+  auto second = SuperLinkLite::start(same);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const auto restarted = std::chrono::steady_clock::now();
+  auto again = (*second)->wait_for_nodes(1, seconds(20));
+  ASSERT_TRUE(again.ok()) << again.status();
+  const double back =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - restarted).count();
+  EXPECT_LT(back, 5.0) << "the node registered again " << back << " s after the restart";
+  std::this_thread::sleep_for(milliseconds(500));  // room for a second registration
+  EXPECT_EQ((*second)->online_nodes(), *again);
+  node.join();
+  EXPECT_TRUE(node.status().ok()) << node.status();
+  EXPECT_EQ(node.stats().reconnects, 1);
+}
+
 TEST(FederationTest, RoundsFinishThroughDelaysAndCutConnections) {
   auto link = SuperLinkLite::start();
   ASSERT_TRUE(link.ok());

@@ -264,6 +264,53 @@ TEST(ConnectFleetTest, UnreachableSuperLinkIsUnavailableOnceRetriesRunOut) {
   EXPECT_NE(status.message().find("gave up after 3 tries"), std::string::npos) << status;
 }
 
+// A SuperLink that comes back while a call waits to retry: the call tries
+// again as soon as the channel is up, not after the rest of its backoff
+// (here up to 30 s).
+TEST(ConnectFleetTest, ACallWaitingToRetryTriesAgainOnceTheSuperLinkIsBack) {
+  fp::Fleet::Service service;  // every method UNIMPLEMENTED: the answer says it got there
+  int port = 0;
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> away = builder.BuildAndStart();
+    ASSERT_TRUE(away && port > 0);
+    away->Shutdown();  // nothing listens on `port` now
+  }
+  std::atomic<bool> stop{false};
+  FleetOptions options;
+  options.insecure = true;
+  options.superlink = "127.0.0.1:" + std::to_string(port);
+  options.retry.base_delay = options.retry.max_delay = 30;
+  options.stop_requested = [&stop] { return stop.load(); };
+  Result<std::unique_ptr<Connection>> c = connect_fleet(options);
+  ASSERT_TRUE(c.ok()) << c.status();
+
+  using Clock = std::chrono::steady_clock;
+  std::atomic<bool> done{false};
+  Status status;
+  Clock::time_point answered;
+  std::thread call([&] {
+    status = (*c)->connect();  // refused, then a wait of up to 30 s
+    answered = Clock::now();
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> back = builder.BuildAndStart();
+  ASSERT_TRUE(back);
+  const Clock::time_point up = Clock::now();
+  for (int i = 0; i < 200 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;  // ends the wait should it still go on
+  call.join();
+  back->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  EXPECT_EQ(status.code(), StatusCode::kUnimplemented) << status;
+  EXPECT_LT(std::chrono::duration<double>(answered - up).count(), 5.0);
+}
+
 // A real gRPC client speaking TLS to a plaintext server: the handshake fails
 // and is not retried.
 TEST(ConnectFleetTest, TlsToAPlaintextServerFailsFast) {

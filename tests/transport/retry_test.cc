@@ -137,6 +137,88 @@ TEST(RetryPolicyStopTest, AStopEndsTheRetriesWithCancelled) {
   EXPECT_EQ(sleeps.size(), 2u);
 }
 
+// With a way to wait for the connection: a wait that begins while it is
+// down ends once it is up, so the call is tried again at once; one that
+// begins while it is up is the whole backoff. The connection here is a
+// count of checks (the zeroth says whether it was up when the wait began).
+class RetryPolicyConnectionTest : public ::testing::Test {
+ protected:
+  RetryPolicy policy(int up_from_check) {
+    return RetryPolicy([this](double s) { sleeps_.push_back(s); }, nullptr, kSeed,
+                       [this, up_from_check](double seconds) {
+                         asked_.push_back(seconds);
+                         return static_cast<int>(asked_.size()) - 1 >= up_from_check;
+                       });
+  }
+  // The first backoff a policy with kSeed draws for `limits`.
+  double first_backoff(const RetryOptions& limits) {
+    return RetryPolicy(nullptr, nullptr, kSeed).backoff(limits, 0);
+  }
+
+  static constexpr uint64_t kSeed = 7;
+  std::vector<double> sleeps_;
+  std::vector<double> asked_;
+};
+
+TEST_F(RetryPolicyConnectionTest, AWaitForADownConnectionEndsWhenItIsUp) {
+  RetryOptions limits;
+  limits.base_delay = limits.max_delay = 100;
+  const double backoff = first_backoff(limits);
+  ASSERT_GT(backoff, 1.0);
+  RetryPolicy p = policy(4);
+  int calls = 0;
+  Status status = p.run(limits, [&] { return ++calls == 1 ? unavailable() : Attempt{}; });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 2);
+  // Down when the wait began, then three slices without it, then up.
+  ASSERT_EQ(asked_.size(), 5u);
+  EXPECT_EQ(asked_[0], 0.0);
+  for (size_t i = 1; i < asked_.size(); ++i) EXPECT_EQ(asked_[i], RetryPolicy::kConnectedSlice);
+  // What the check did not wait of each slice was slept.
+  EXPECT_EQ(sleeps_.size(), 3u);
+  EXPECT_LE(std::accumulate(sleeps_.begin(), sleeps_.end(), 0.0), 3 * RetryPolicy::kConnectedSlice);
+}
+
+TEST_F(RetryPolicyConnectionTest, AWaitThatBeginsConnectedIsTheWholeBackoff) {
+  RetryOptions limits;
+  limits.base_delay = limits.max_delay = 100;
+  const double backoff = first_backoff(limits);
+  RetryPolicy p = policy(0);
+  int calls = 0;
+  Status status = p.run(limits, [&] { return ++calls == 1 ? unavailable() : Attempt{}; });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(asked_, std::vector<double>{0.0});
+  EXPECT_EQ(sleeps_, std::vector<double>{backoff});
+}
+
+TEST_F(RetryPolicyConnectionTest, AConnectionThatStaysDownWaitsTheWholeBackoffInSlices) {
+  RetryOptions limits;
+  limits.base_delay = limits.max_delay = 1;
+  limits.max_retries = 1;
+  const double backoff = first_backoff(limits);
+  RetryPolicy p = policy(1000000);
+  Status status = p.run(limits, unavailable);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  // The slices add up to the backoff, less the moments the checks took.
+  const double waited = std::accumulate(sleeps_.begin(), sleeps_.end(), 0.0);
+  EXPECT_NEAR(waited, backoff, 0.01);
+  EXPECT_GE(asked_.size(), 1 + sleeps_.size());
+}
+
+TEST_F(RetryPolicyConnectionTest, MaxWaitTimeCountsWhatWasWaited) {
+  // Up at every other check: each wait is cut after one slice, so the 10 s
+  // of max_wait_time allow many more tries than full backoffs would.
+  RetryOptions limits;
+  limits.base_delay = limits.max_delay = 5;
+  limits.max_wait_time = 10;
+  int checks = 0;
+  RetryPolicy p([](double) {}, nullptr, kSeed, [&](double) { return ++checks % 2 == 0; });
+  int calls = 0;
+  Status status = p.run(limits, [&] { return ++calls < 20 ? unavailable() : Attempt{}; });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 20);
+}
+
 TEST(RealSleepTest, SleepsAndEndsEarlyOnStop) {
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();

@@ -7,6 +7,7 @@
 namespace pollen::fleet {
 namespace {
 
+constexpr int kCancelled = 1;
 constexpr int kUnavailable = 14;
 constexpr int kDeadlineExceeded = 4;
 constexpr int kUnauthenticated = 16;
@@ -28,11 +29,14 @@ TEST(RpcStatusTest, MessageNamesTheMethodAndCode) {
   EXPECT_TRUE(a.retryable);
 }
 
-TEST(RpcStatusTest, OnlyUnavailableAndDeadlineExceededAreRetried) {
+// CANCELLED: what a SuperLink stopped with SIGTERM answers the calls in
+// progress ("PullObject: CANCELLED: CANCELLED").
+TEST(RpcStatusTest, OnlyUnavailableDeadlineExceededAndCancelledAreRetried) {
   for (int code = 1; code <= 16; ++code) {
     Attempt a = map_rpc_status("PushMessages", code, "details");
     EXPECT_EQ(static_cast<int>(a.status.code()), code);
-    EXPECT_EQ(a.retryable, code == kUnavailable || code == kDeadlineExceeded) << code;
+    EXPECT_EQ(a.retryable, code == kUnavailable || code == kDeadlineExceeded || code == kCancelled)
+        << code;
   }
 }
 

@@ -103,11 +103,12 @@ POLLEN_FLEET_METHODS_(POLLEN_FLEET_INSTANTIATE_)
 #undef POLLEN_FLEET_METHOD_
 
 Result<std::unique_ptr<Connection>> make_fleet_connection(
-    std::unique_ptr<fp::Fleet::StubInterface> stub, const FleetOptions& options, SleepFn sleep) {
+    std::unique_ptr<fp::Fleet::StubInterface> stub, const FleetOptions& options, SleepFn sleep,
+    std::function<bool(double seconds)> wait_connected) {
   if (!stub) return invalid_argument("make_fleet_connection: no stub");
   if (!sleep) sleep = real_sleep(options.stop_requested);
   auto policy = std::make_unique<RetryPolicy>(std::move(sleep), options.stop_requested,
-                                              std::random_device{}());
+                                              std::random_device{}(), std::move(wait_connected));
   auto rpc = std::make_unique<FleetRpc>(std::make_unique<FleetRpc::Stub>(std::move(stub)),
                                         std::move(policy));
   return std::unique_ptr<Connection>(std::make_unique<FleetConnection>(options, std::move(rpc)));

@@ -49,8 +49,12 @@ void RetryTimer::add_wait(double requested, double actual) {
   actual_ += actual;
 }
 
-RetryPolicy::RetryPolicy(SleepFn sleep, std::function<bool()> stop_requested, uint64_t seed)
-    : sleep_(std::move(sleep)), stop_requested_(std::move(stop_requested)), rng_(seed) {}
+RetryPolicy::RetryPolicy(SleepFn sleep, std::function<bool()> stop_requested, uint64_t seed,
+                         std::function<bool(double seconds)> wait_connected)
+    : sleep_(std::move(sleep)),
+      stop_requested_(std::move(stop_requested)),
+      wait_connected_(std::move(wait_connected)),
+      rng_(seed) {}
 
 double RetryPolicy::uniform(double lo, double hi) {
   if (!(hi > lo)) return lo;
@@ -68,8 +72,25 @@ double RetryPolicy::backoff(const RetryOptions& limits, int retry) {
 bool RetryPolicy::wait(double seconds, RetryTimer* timer) {
   if (stop_requested()) return false;
   const auto start = std::chrono::steady_clock::now();
-  if (seconds > 0) sleep_(seconds);
-  timer->add_wait(seconds, seconds_since(start));
+  double waited = seconds;
+  if (seconds > 0 && wait_connected_ && !wait_connected_(0)) {
+    // The connection is down: wait for it, in slices, instead of sleeping.
+    waited = 0;
+    while (waited < seconds && !stop_requested()) {
+      const double slice = std::min(kConnectedSlice, seconds - waited);
+      const auto slice_start = std::chrono::steady_clock::now();
+      if (wait_connected_(slice)) {
+        waited += std::min(slice, seconds_since(slice_start));
+        break;
+      }
+      const double rest = slice - seconds_since(slice_start);
+      if (rest > 0) sleep_(rest);
+      waited += slice;
+    }
+  } else if (seconds > 0) {
+    sleep_(seconds);
+  }
+  timer->add_wait(waited, seconds_since(start));
   return !stop_requested();
 }
 

@@ -47,7 +47,17 @@ class RetryTimer {
 // Thread-safe: heartbeats retry on another thread than the node loop.
 class RetryPolicy {
  public:
-  RetryPolicy(SleepFn sleep, std::function<bool()> stop_requested, uint64_t seed);
+  // `wait_connected(seconds)` (may be empty; must be thread-safe): waits at
+  // most `seconds` (0: does not wait) for the connection to the server to be
+  // up, asking an idle one to connect, and says whether it is. With it, a
+  // wait to retry that began while the connection was down ends as soon as
+  // it is up again, so a restarted SuperLink is tried at once instead of
+  // after the rest of a backoff of up to max_delay. It is called with at most
+  // kConnectedSlice seconds, so a stop request still ends the wait quickly.
+  RetryPolicy(SleepFn sleep, std::function<bool()> stop_requested, uint64_t seed,
+              std::function<bool(double seconds)> wait_connected = nullptr);
+
+  static constexpr double kConnectedSlice = 0.1;
 
   // Calls `attempt` until it succeeds, fails in a way another try cannot fix,
   // or `limits` run out, and returns the last status (with the number of
@@ -62,7 +72,8 @@ class RetryPolicy {
   double uniform(double lo, double hi);
 
   // Waits `seconds` and charges it to `timer`; false (without waiting) when
-  // a stop was requested.
+  // a stop was requested. Ends early when a connection that was down comes
+  // back (see the constructor); the timer is then charged what was waited.
   bool wait(double seconds, RetryTimer* timer);
 
  private:
@@ -70,6 +81,7 @@ class RetryPolicy {
 
   SleepFn sleep_;
   std::function<bool()> stop_requested_;
+  std::function<bool(double)> wait_connected_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;  // guarded by rng_mu_
 };

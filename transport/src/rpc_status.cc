@@ -53,6 +53,11 @@ Attempt map_rpc_status(std::string_view method, int grpc_code, std::string_view 
       return Attempt{Status(code, plain), true};
     case StatusCode::kDeadlineExceeded:
       return Attempt{Status(code, plain), true};
+    case StatusCode::kCancelled:
+      // Pollen cancels no call itself: a SuperLink that stops gracefully
+      // (SIGTERM) cancels the calls in progress. It is going away, as when it
+      // is unreachable.
+      return Attempt{Status(code, plain), true};
     case StatusCode::kUnauthenticated:
       if (contains_lower(details, "invalid timestamp")) {
         return Attempt{
