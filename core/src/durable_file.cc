@@ -11,6 +11,14 @@ namespace pollen {
 
 namespace {
 
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
 Status file_error(const std::string& path, const std::string& what, int error) {
   std::string message = path + ": " + what + ": " + std::strerror(error);
   switch (error) {
@@ -20,18 +28,12 @@ Status file_error(const std::string& path, const std::string& what, int error) {
     case EPERM:
     case EROFS:
       return Status(StatusCode::kPermissionDenied, std::move(message));
+    case ENOSPC:
+      return Status(StatusCode::kResourceExhausted, std::move(message));
     default:
       return internal_error(std::move(message));
   }
 }
-
-std::string directory_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-}  // namespace
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "pollen/core/durable_file.h"
 #include "pollen/core/status.h"
 
 namespace pollen::zip {
@@ -80,22 +81,8 @@ inline uint32_t crc32_of(std::string_view data) {
   return static_cast<uint32_t>(crc);
 }
 
-// A failed system call on `path` as a Status with the matching code.
-inline Status file_error(const std::string& path, const std::string& what, int error) {
-  std::string message = path + ": " + what + ": " + std::strerror(error);
-  switch (error) {
-    case ENOENT:
-      return not_found(std::move(message));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return Status(StatusCode::kPermissionDenied, std::move(message));
-    case ENOSPC:
-      return Status(StatusCode::kResourceExhausted, std::move(message));
-    default:
-      return internal_error(std::move(message));
-  }
-}
+// A failed system call on `path`: the shared file_error (durable_file.h).
+using ::pollen::file_error;
 
 }  // namespace pollen::zip
 

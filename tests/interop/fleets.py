@@ -33,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop import Processes, check, find_flower, flwr_run, free_port, superlink  # noqa: E402
+from interop import check, common_args, drive, flwr_run, free_port, superlink  # noqa: E402
 
 APP = os.path.join(HERE, "apps", "mixed_app")
 TRAIN_KEYS = {"train_loss", "num-examples"}
@@ -284,55 +284,14 @@ def test_tls(a, procs, flwr_bin):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("test", choices=["mixed", "tls"])
-    p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
-                   help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
-                        "or PATH)")
-    p.add_argument("--pollen", required=True)
-    p.add_argument("--zoo", required=True)
-    p.add_argument("--digits", required=True)
-    p.add_argument("--work", required=True)
     p.add_argument("--python-nodes", type=int, default=1)
-    p.add_argument("--timeout", type=int, default=300)
-    a = p.parse_args()
-    for name in ("pollen", "zoo", "digits", "work"):
-        setattr(a, name, os.path.abspath(getattr(a, name)))
-
-    flwr_bin = a.flwr_bin
-    if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
-        flwr_bin = os.path.join(flwr_bin, "bin")
-    flwr_bin = find_flower(flwr_bin)
-    if flwr_bin is None:
-        print("skipped: no real Flower (flower-superlink) found; set POLLEN_FLWR_DIR to a "
-              "directory with bin/flower-superlink (../shared/flower-1.28/setup.sh DIR makes one) "
-              "or pip install flwr==1.28.*")
-        return 0
+    a = common_args(p, ["mixed", "tls"])
     if a.test == "tls" and shutil.which("openssl") is None:
         print("skipped: no openssl to make the test's certificates (apt-get install openssl)")
         return 0
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    procs = Processes(a.work)
     name, test = {"mixed": ("mixed fleet FedAvg", test_mixed),
                   "tls": ("tls registered keys", test_tls)}[a.test]
-    start = time.monotonic()
-    try:
-        failures = test(a, procs, flwr_bin)
-    except Exception as e:  # report, then stop everything below
-        failures = [f"{type(e).__name__}: {e}"]
-    finally:
-        procs.stop_all()
-    if failures:
-        for f in failures:
-            print("FAILED:", f)
-        for log, _, _ in procs.started:
-            print(f"---- {log}.log (tail) ----\n{procs.tail(log)}")
-        if os.path.exists(os.path.join(a.work, "flwr-run.log")):
-            print(f"---- flwr-run.log (tail) ----\n{procs.tail('flwr-run')}")
-        print(f"interop {name}: FAILED")
-        return 1
-    print(f"interop {name}: ok ({time.monotonic() - start:.0f} s)")
-    return 0
+    return drive(a, name, test)
 
 
 if __name__ == "__main__":

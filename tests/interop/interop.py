@@ -229,12 +229,30 @@ def test_quickstart(a, procs, flwr_bin):
     return failures
 
 
-def common_args(p, choices):
-    """The options every interop driver takes; returns the parsed args."""
-    p.add_argument("test", choices=choices)
+def add_flower_arg(p):
     p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
                    help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
                         "or PATH)")
+
+
+def locate_flower(flwr_bin):
+    """The directory with flower-superlink (from --flwr-bin, or a Flower
+    prefix holding bin/, or PATH); None, after saying "skipped: ...", when
+    there is none."""
+    if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
+        flwr_bin = os.path.join(flwr_bin, "bin")
+    found = find_flower(flwr_bin)
+    if found is None:
+        print("skipped: no real Flower (flower-superlink) found; set POLLEN_FLWR_DIR to a "
+              "directory with bin/flower-superlink (../shared/flower-1.28/setup.sh DIR makes one) "
+              "or pip install flwr==1.28.*")
+    return found
+
+
+def common_args(p, choices):
+    """The options every interop driver takes; returns the parsed args."""
+    p.add_argument("test", choices=choices)
+    add_flower_arg(p)
     p.add_argument("--pollen", required=True)
     p.add_argument("--zoo", required=True)
     p.add_argument("--digits", required=True)
@@ -250,18 +268,13 @@ def common_args(p, choices):
 def drive(a, name, test):
     """Finds Flower, runs `test(a, procs, flwr_bin)` in a fresh a.work, stops
     everything it started and reports; returns the exit code."""
-    flwr_bin = a.flwr_bin
-    if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
-        flwr_bin = os.path.join(flwr_bin, "bin")
-    flwr_bin = find_flower(flwr_bin)
+    flwr_bin = locate_flower(a.flwr_bin)
     if flwr_bin is None:
-        print("skipped: no real Flower (flower-superlink) found; set POLLEN_FLWR_DIR to a "
-              "directory with bin/flower-superlink (../shared/flower-1.28/setup.sh DIR makes one) "
-              "or pip install flwr==1.28.*")
         return 0
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     procs = Processes(a.work)
+    start = time.monotonic()
     try:
         failures = test(a, procs, flwr_bin)
     except Exception as e:  # report, then stop everything below
@@ -278,7 +291,7 @@ def drive(a, name, test):
             print(f"---- flwr-run.log (tail) ----\n{procs.tail('flwr-run', 60)}")
         print(f"interop {name}: FAILED")
         return 1
-    print(f"interop {name}: ok")
+    print(f"interop {name}: ok ({time.monotonic() - start:.0f} s)")
     return 0
 
 

@@ -37,8 +37,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from interop import (Processes, find_flower, flwr_run, free_port, toml_value,  # noqa: E402
-                     wait_for_port)
+from interop import (Processes, add_flower_arg, flwr_run, free_port,  # noqa: E402
+                     locate_flower, toml_value, wait_for_port)
 
 MOMENTS = ("idle", "pull", "train", "push")
 CONNECTED = re.compile(r"Connected as node (\d+)")
@@ -346,9 +346,7 @@ class Test:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--flwr-bin", default=os.environ.get("POLLEN_FLWR_DIR", ""),
-                   help="directory with flower-superlink and flwr (default: $POLLEN_FLWR_DIR/bin "
-                        "or PATH)")
+    add_flower_arg(p)
     p.add_argument("--pollen", required=True)
     p.add_argument("--zoo", required=True)
     p.add_argument("--model", default="resnet18s", help="a model of the zoo")
@@ -371,14 +369,8 @@ def main():
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
 
-    flwr_bin = a.flwr_bin
-    if flwr_bin and os.path.isdir(os.path.join(flwr_bin, "bin")):
-        flwr_bin = os.path.join(flwr_bin, "bin")
-    flwr_bin = find_flower(flwr_bin)
+    flwr_bin = locate_flower(a.flwr_bin)
     if flwr_bin is None:
-        print("skipped: no real Flower (flower-superlink) found; set POLLEN_FLWR_DIR to a "
-              "directory with bin/flower-superlink (../shared/flower-1.28/setup.sh DIR makes one) "
-              "or pip install flwr==1.28.*")
         return 0
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)

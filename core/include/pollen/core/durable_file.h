@@ -26,6 +26,11 @@ Status replace_file_durably(const std::string& path, mode_t mode,
 // The same for a file whose content is `data`.
 Status write_file_durably(const std::string& path, std::string_view data, mode_t mode);
 
+// A failed system call on `path` (errno `error`) as a Status with the
+// matching code: NOT_FOUND, PERMISSION_DENIED, RESOURCE_EXHAUSTED (disk
+// full), else INTERNAL; the message names the path and the step.
+Status file_error(const std::string& path, const std::string& what, int error);
+
 // Writes all of `data` to `fd`, retrying short writes and EINTR.
 bool write_all(int fd, std::string_view data);
 
