@@ -151,10 +151,9 @@ int fail(const Status& status) {
 int run_client_command(const ClientOptions& options) {
   set_log_level(options.node.log_level);
   StopFlag stop;
-  SignalStop signals(&stop);
   // Until the node serves, a signal ends the process at once: loading a
   // model or a large CSV has nothing to clean up and no stop check.
-  signals.exit_on_signal(true);
+  SignalStop signals(&stop, /*exit_on_signal=*/true);
   ClientOptions o = options;
   Result<std::unique_ptr<Model>> model = Model::load(o.model, o.model_options);
   if (!model.ok()) return fail(model.status());

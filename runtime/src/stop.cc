@@ -38,7 +38,8 @@ sigset_t stop_signals() {
 }
 }  // namespace
 
-SignalStop::SignalStop(StopFlag* flag) : flag_(flag) {
+SignalStop::SignalStop(StopFlag* flag, bool exit_on_signal)
+    : flag_(flag), exit_now_(exit_on_signal) {
   sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   thread_ = std::thread([this, set] {

@@ -30,7 +30,9 @@ class StopFlag {
 // happens inside a signal handler. Construct it before starting threads.
 class SignalStop {
  public:
-  explicit SignalStop(StopFlag* flag);
+  // `exit_on_signal`: the mode below from the start, so a signal already
+  // pending when the waiting thread starts is taken in that mode too.
+  explicit SignalStop(StopFlag* flag, bool exit_on_signal = false);
   ~SignalStop();  // restores the signal mask; joins the thread
   SignalStop(const SignalStop&) = delete;
   SignalStop& operator=(const SignalStop&) = delete;
