@@ -33,6 +33,11 @@ void add_node_options(CLI::App& app, NodeCommandOptions* o) {
   app.add_option("--auth-supernode-private-key", o->fleet.auth_private_key,
                  "node key registered with `flwr supernode register` (PEM or OpenSSH)")
       ->group(kConnection);
+  app.add_option("--max-message-bytes", o->fleet.max_message_bytes,
+                 "most bytes one instruction may bring; a larger one gets an error reply"
+                 " (0: no limit)")
+      ->capture_default_str()
+      ->group(kConnection);
   app.add_option("--max-retries", o->fleet.retry.max_retries,
                  "give up a call after N retries (default: retry forever)")
       ->check(kNonNegative)

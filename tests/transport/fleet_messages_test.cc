@@ -66,6 +66,33 @@ TEST_F(FleetConnectionTest, MissingObjectIsNotFound) {
             "object " + missing + " of instruction " + d.message_id + " is not on the SuperLink");
 }
 
+// A node takes at most --max-message-bytes per instruction: beyond it the
+// instruction is an error naming the limit, pulled no further and not
+// confirmed.
+TEST_F(FleetConnectionTest, InstructionLargerThanTheLimitIsRefused) {
+  options_.max_message_bytes = 40;
+  auto c = connected();
+  DeflatedMessage d = serve(make_instruction(c->node_id()));
+  Result<std::optional<Instruction>> r = c->receive();
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Status& status = (*r)->status;
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status;
+  EXPECT_NE(status.message().find("instruction " + d.message_id +
+                                  " is larger than this node takes (--max-message-bytes 40)"),
+            std::string::npos)
+      << status;
+  EXPECT_LT(state_->pulled.size(), post_order_ids(d.tree).size());
+  EXPECT_TRUE(state_->confirmed.empty());
+  EXPECT_FALSE((*r)->message.has_value());
+
+  options_.max_message_bytes = 0;  // no limit
+  auto unlimited = connected();
+  serve(make_instruction(unlimited->node_id()));
+  Result<std::optional<Instruction>> whole = unlimited->receive();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE((*whole)->status.ok()) << (*whole)->status;
+}
+
 TEST_F(FleetConnectionTest, UnavailableObjectIsPulledAgainWithBackoff) {
   auto c = connected();
   DeflatedMessage d = serve(make_instruction(c->node_id()));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <fstream>
 #include <sstream>
 
@@ -75,7 +76,13 @@ Result<std::unique_ptr<Connection>> connect_fleet(const FleetOptions& options) {
 
   grpc::ChannelArguments args;
   // Object chunks are 5 MiB and more; gRPC's default receive limit is 4 MiB.
-  args.SetMaxReceiveMessageSize(-1);
+  // Above max_message_bytes (plus room for the response's own fields) gRPC
+  // refuses an object before receiving it whole.
+  constexpr uint64_t kEnvelope = 1 << 20;
+  const uint64_t receive_limit = options.max_message_bytes + kEnvelope;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes == 0 || receive_limit > INT_MAX
+                                    ? -1
+                                    : static_cast<int>(receive_limit));
   args.SetMaxSendMessageSize(-1);
   // The SuperLink permits no pings without calls and, like every gRPC
   // server by default, answers pings more frequent than every 5 min without

@@ -80,6 +80,14 @@ Status FleetConnection::pull_objects(const Session& s, const Metadata& metadata,
   RetryPolicy& policy = rpc_->retry_policy();
   RetryTimer timer;
   const std::string what = " of instruction " + metadata.message_id;
+  const uint64_t limit = options_.max_message_bytes;
+  auto too_large = [&](const std::string& id, const std::string& size) {
+    return Status(StatusCode::kResourceExhausted,
+                  "instruction " + metadata.message_id + " is larger than this node takes (" +
+                      "--max-message-bytes " + std::to_string(limit) + "): object " + id +
+                      " brings it to " + size + " bytes");
+  };
+  uint64_t received = 0;
   for (const std::string& id : ids) {
     fp::PullObjectRequest request;
     request.mutable_node()->set_node_id(s.node_id);
@@ -87,12 +95,23 @@ Status FleetConnection::pull_objects(const Session& s, const Metadata& metadata,
     request.set_object_id(id);
     for (int tries = 1;; ++tries) {
       fp::PullObjectResponse response;
-      POLLEN_RETURN_IF_ERROR(rpc_->call(request, &response, *s.key, object_call_options()));
+      Status pulled = rpc_->call(request, &response, *s.key, object_call_options());
+      if (pulled.code() == StatusCode::kResourceExhausted && limit > 0) {
+        // gRPC's receive limit (the channel's, from max_message_bytes).
+        *problem = too_large(id, "more than " + std::to_string(limit - received));
+        return Status::Ok();
+      }
+      POLLEN_RETURN_IF_ERROR(pulled);
       if (!response.object_found()) {
         *problem = not_found("object " + id + what + " is not on the SuperLink");
         return Status::Ok();
       }
       if (response.object_available()) {
+        received += response.object_content().size();
+        if (limit > 0 && received > limit) {
+          *problem = too_large(id, std::to_string(received));
+          return Status::Ok();
+        }
         // The store checks the id (SHA-256) and the framing.
         Status stored = store->put(id, Bytes(std::move(*response.mutable_object_content())));
         if (!stored.ok()) {

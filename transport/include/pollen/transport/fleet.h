@@ -5,6 +5,7 @@
 #ifndef POLLEN_TRANSPORT_FLEET_H_
 #define POLLEN_TRANSPORT_FLEET_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,6 +45,11 @@ struct FleetOptions {
   double pull_backoff_max = 10.0;
   int pull_max_tries = 500;
   double pull_max_time = 7200.0;
+  // The most bytes of objects one instruction may bring (--max-message-bytes);
+  // a larger one gets an Error reply naming the limit and is not pulled
+  // further. Each object is also refused by gRPC before it is received
+  // whole when it alone is larger. 0: no limit.
+  uint64_t max_message_bytes = uint64_t{2} << 30;
   // Optional. Polled while waiting between retries; once it returns true the
   // waits end early and the call fails with CANCELLED, so a node asked to
   // stop (SIGINT) is not held in an unlimited retry loop. Must be thread-safe.
