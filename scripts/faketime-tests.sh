@@ -52,6 +52,8 @@ excluded=(
   "they configure and build separate CMake projects (up-to-date checks compare real file times with the moved clock)"
   '^e2e_tests\.FederationTest\.RoundsFinishThroughDelaysAndCutConnections$'
   "its gRPC connections through the test's fault proxy stop getting through once the clock is moved (it passes under faketime +0, and has no date in it): libfaketime's rewriting of timed waits stalls gRPC's reconnect timers; it runs with the real clock in stage 1"
+  '^transport_tests\.ConnectFleetTest\.(UnreachableSuperLinkIsUnavailableOnceRetriesRunOut|ACallWaitingToRetryTriesAgainOnceTheSuperLinkIsBack)$|^e2e_tests\.(FederationTest\.NodeIsBackSoonAfterALongerSuperLinkOutage|ProcessTest\.BadFlagsAndUnreachableServerFailWithAMessage)$'
+  "a retry waiting for an unreachable SuperLink waits on gRPC's channel state (so it tries again the moment the SuperLink is back), and gRPC's connection timers stall under libfaketime with the clock moved ahead, as for the test above (the deadline is on gRPC's monotonic clock; the tests pass with the clock moved back and run with the real clock in stage 1)"
 )
 
 list() { ctest -N "$@" | sed -n 's/^ *Test *#[0-9]*: /    /p'; }

@@ -1,5 +1,6 @@
 // connect_fleet(): the gRPC channel (credentials, message limits, keepalive)
 // and a Fleet stub on it.
+#include <grpc/support/time.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -25,10 +26,13 @@ constexpr int kReconnectBackoffMs = 1000;
 // Waiting on the channel, rather than sleeping, also lets gRPC see a
 // connection attempt complete at once: without a call in progress it would
 // notice only at its next backup poll, up to 5 s later.
+// The deadline is on gRPC's monotonic clock: a wall-clock one moves with the
+// calendar (a device's first NTP sync steps it by years), and a wait against
+// it could last years or nothing.
 bool wait_connected(grpc::Channel* channel, double seconds) {
-  const auto deadline = std::chrono::system_clock::now() +
-                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                            std::chrono::duration<double>(std::max(0.0, seconds)));
+  const gpr_timespec deadline = gpr_time_add(
+      gpr_now(GPR_CLOCK_MONOTONIC),
+      gpr_time_from_micros(static_cast<int64_t>(std::max(0.0, seconds) * 1e6), GPR_TIMESPAN));
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
     if (!channel->WaitForStateChange(state, deadline)) return false;  // the time is up
